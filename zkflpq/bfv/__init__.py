@@ -1,0 +1,53 @@
+"""BFV layer: parameter sets, keys, encryption with exposed randomness, encoder, codecs."""
+
+from .params import (
+    DEFAULT,
+    HE_STANDARD_MAX_LOGQ_128,
+    INSECURE_N64,
+    INSECURE_N256,
+    PRESETS,
+    BfvParams,
+    get_params,
+)
+from .scheme import (
+    Ciphertexts,
+    EncryptionRandomness,
+    NoiseReport,
+    PublicKey,
+    SecretKey,
+    add,
+    decrypt,
+    decrypt_with_noise,
+    encrypt,
+    encrypt_deterministic,
+    encrypt_with_randomness,
+    keygen,
+    ring_of,
+    scalar_mul,
+    sum_ciphertexts,
+)
+
+__all__ = [
+    "DEFAULT",
+    "HE_STANDARD_MAX_LOGQ_128",
+    "INSECURE_N64",
+    "INSECURE_N256",
+    "PRESETS",
+    "BfvParams",
+    "Ciphertexts",
+    "EncryptionRandomness",
+    "NoiseReport",
+    "PublicKey",
+    "SecretKey",
+    "add",
+    "decrypt",
+    "decrypt_with_noise",
+    "encrypt",
+    "encrypt_deterministic",
+    "encrypt_with_randomness",
+    "get_params",
+    "keygen",
+    "ring_of",
+    "scalar_mul",
+    "sum_ciphertexts",
+]

@@ -1,0 +1,140 @@
+"""BFV parameter sets: frozen, validated, with documented presets.
+
+Preset choices (see also proofs/params_check.py and the proof spec §7):
+- N = 4096 and q = three 30-bit NTT primes (log2 q ≈ 90) stay under the
+  HomomorphicEncryption.org table bound for 128-bit classical security with a
+  ternary secret (log2 q ≤ 109 at N = 4096), leaving 19 bits of slack.
+- t = 2^32: a power of two so that the aggregate of up to K_max clients with
+  ‖m_i‖_∞ ≤ B decodes without wrap-around while K_max·B < t/2.
+- Errors: centred binomial with η = 21 (σ = √10.5 ≈ 3.24 ≥ 3.2, the width the
+  HE standard's table assumes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+from ..ring.primes import is_prime
+
+__all__ = [
+    "BfvParams",
+    "DEFAULT",
+    "INSECURE_N64",
+    "INSECURE_N256",
+    "PRESETS",
+    "HE_STANDARD_MAX_LOGQ_128",
+    "get_params",
+]
+
+# HomomorphicEncryption.org security standard (2018), Table 1, ternary secret,
+# 128-bit classical security: largest log2 q per ring degree.
+HE_STANDARD_MAX_LOGQ_128 = {1024: 27, 2048: 54, 4096: 109, 8192: 218, 16384: 438, 32768: 881}
+
+
+@dataclass(frozen=True)
+class BfvParams:
+    """One BFV parameter set. `name` is the public parameter-set id."""
+
+    name: str
+    n: int
+    primes: tuple[int, ...]
+    t: int
+    error_eta: int = 21
+    insecure: bool = False
+    id_bytes: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or len(self.name.encode()) > 64:
+            raise ValueError("name must be 1..64 bytes")
+        if self.n < 16 or self.n & (self.n - 1):
+            raise ValueError("n must be a power of two ≥ 16")
+        if not self.primes or len(set(self.primes)) != len(self.primes):
+            raise ValueError("primes must be distinct and non-empty")
+        for p in self.primes:
+            if not (p < 1 << 31 and is_prime(p) and (p - 1) % (2 * self.n) == 0):
+                raise ValueError(f"{p} is not an NTT-friendly prime below 2^31 for n={self.n}")
+        if self.t < 2 or self.t & (self.t - 1) or self.t > 1 << 32:
+            raise ValueError("t must be a power of two in [2, 2^32]")
+        if self.t >= self.q:
+            raise ValueError("t must be smaller than q")
+        if not 1 <= self.error_eta <= 32:
+            raise ValueError("error_eta must be 1..32")
+        if not self.insecure and self.estimated_security_bits() < 128:
+            raise ValueError("a non-INSECURE parameter set must reach 128-bit security")
+        digest = hashlib.sha3_256(
+            b"zkflpq-bfv-params-v1|" + repr(
+                (self.name, self.n, self.primes, self.t, self.error_eta)).encode()
+        ).digest()
+        object.__setattr__(self, "id_bytes", digest[:16])
+
+    @property
+    def q(self) -> int:
+        return math.prod(self.primes)
+
+    @property
+    def log2_q(self) -> float:
+        return math.log2(self.q)
+
+    @property
+    def delta(self) -> int:
+        """Δ = floor(q / t)."""
+        return self.q // self.t
+
+    @property
+    def error_sigma(self) -> float:
+        return math.sqrt(self.error_eta / 2)
+
+    def he_standard_ok(self) -> bool:
+        """HomomorphicEncryption.org table check (128-bit, ternary secret)."""
+        bound = HE_STANDARD_MAX_LOGQ_128.get(self.n)
+        return bound is not None and self.log2_q <= bound and self.error_sigma >= 3.19
+
+    def estimated_security_bits(self) -> float:
+        """Rough classical security: 128 · (N / log2 q) / (N_ref / logq_ref), scaled from the
+        HE-standard table row for this N (security grows about linearly in N / log q)."""
+        ref = HE_STANDARD_MAX_LOGQ_128.get(self.n)
+        if ref is None:
+            ref_n = 4096
+            ref = HE_STANDARD_MAX_LOGQ_128[ref_n] * self.n / ref_n
+        if self.error_sigma < 3.19:
+            return 0.0
+        return 128.0 * ref / self.log2_q
+
+    def max_clients(self, bound_inf: int) -> int:
+        """Largest K with K·bound_inf < t/2: sums of K plaintexts with ‖m‖_∞ ≤ bound_inf decode."""
+        return max(0, (self.t // 2 - 1) // max(1, bound_inf))
+
+
+DEFAULT = BfvParams(
+    name="zkflpq-bfv-n4096-q90-t32",
+    n=4096,
+    primes=(1073692673, 1073668097, 1073651713),
+    t=1 << 32,
+)
+
+# Small rings for fast tests only: far below 128-bit security.
+INSECURE_N256 = BfvParams(
+    name="INSECURE-bfv-n256-q90-t32",
+    n=256,
+    primes=(1073738753, 1073732609, 1073731073),
+    t=1 << 32,
+    insecure=True,
+)
+INSECURE_N64 = BfvParams(
+    name="INSECURE-bfv-n64-q90-t32",
+    n=64,
+    primes=(1073741441, 1073739649, 1073738753),
+    t=1 << 32,
+    insecure=True,
+)
+
+PRESETS: dict[str, BfvParams] = {p.name: p for p in (DEFAULT, INSECURE_N256, INSECURE_N64)}
+
+
+def get_params(name: str) -> BfvParams:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown parameter set {name!r}") from None

@@ -1,0 +1,260 @@
+"""BFV (Fan–Vercauteren 2012) with exposed encryption randomness.
+
+pk = (p0, p1) = (−(a·s + e), a);  Enc(m; u, e1, e2) = (p0·u + e1 + Δ·m, p1·u + e2).
+The randomness (u, e1, e2) is returned to the caller because the norm proof
+(zkflpq.zk) uses the ciphertext as a commitment to (u, e1, e2, m).
+A batch of k chunks is one array of shape (k, 2, L, N).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..ring import Csprng, RingContext, centered_binomial, ternary, uniform_mod
+from .params import BfvParams
+
+__all__ = [
+    "Ciphertexts",
+    "EncryptionRandomness",
+    "NoiseReport",
+    "PublicKey",
+    "SecretKey",
+    "add",
+    "decrypt",
+    "decrypt_with_noise",
+    "encrypt",
+    "encrypt_deterministic",
+    "encrypt_with_randomness",
+    "keygen",
+    "ring_of",
+    "scalar_mul",
+    "sum_ciphertexts",
+]
+
+_RINGS: dict[str, RingContext] = {}
+
+
+def ring_of(params: BfvParams) -> RingContext:
+    """The (cached) ring context R_q of a parameter set."""
+    ring = _RINGS.get(params.name)
+    if ring is None or ring.primes != params.primes:
+        ring = RingContext(params.n, params.primes)
+        _RINGS[params.name] = ring
+    return ring
+
+
+@dataclass(frozen=True, eq=False)
+class SecretKey:
+    params: BfvParams
+    s: np.ndarray = field(repr=False)  # (N,) ternary int64
+
+    @cached_property
+    def s_ntt(self) -> np.ndarray:
+        r = ring_of(self.params)
+        return r.ntt(r.from_int(self.s))
+
+
+@dataclass(frozen=True, eq=False)
+class PublicKey:
+    params: BfvParams
+    p0: np.ndarray = field(repr=False)  # (L, N) residues
+    p1: np.ndarray = field(repr=False)
+
+    @cached_property
+    def p_ntt(self) -> np.ndarray:
+        """(2, L, N): NTT forms of p0 and p1."""
+        return ring_of(self.params).ntt(np.stack([self.p0, self.p1]))
+
+    @cached_property
+    def digest(self) -> bytes:
+        """SHA3-256 over the parameter id and the residues (binds proofs to this key)."""
+        h = hashlib.sha3_256(b"zkflpq-bfv-pk-v1")
+        h.update(self.params.id_bytes)
+        h.update(np.ascontiguousarray(self.p0, dtype="<i8").tobytes())
+        h.update(np.ascontiguousarray(self.p1, dtype="<i8").tobytes())
+        return h.digest()
+
+
+@dataclass(frozen=True, eq=False)
+class Ciphertexts:
+    """k BFV ciphertexts: `data[i] = (c0_i, c1_i)`, residues of shape (L, N) each."""
+
+    params: BfvParams
+    data: np.ndarray = field(repr=False)  # (k, 2, L, N)
+
+    def __post_init__(self) -> None:
+        L, n = len(self.params.primes), self.params.n
+        if self.data.ndim != 4 or self.data.shape[1:] != (2, L, n):
+            raise ValueError("ciphertext array must have shape (k, 2, L, N)")
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def c0(self) -> np.ndarray:
+        return self.data[:, 0]
+
+    @property
+    def c1(self) -> np.ndarray:
+        return self.data[:, 1]
+
+
+@dataclass(frozen=True, eq=False)
+class EncryptionRandomness:
+    """(u, e1, e2), each (k, N) int64: ternary u, centred-binomial e1, e2."""
+
+    u: np.ndarray
+    e1: np.ndarray
+    e2: np.ndarray
+
+
+@dataclass(frozen=True)
+class NoiseReport:
+    max_abs_noise: int  # ‖c0 + c1·s − Δ·m‖_∞ over all chunks, exact
+    budget_bits: float  # log2(Δ/2) − log2(max noise): how much more noise fits
+
+    @property
+    def decrypts_correctly(self) -> bool:
+        return self.budget_bits > 0
+
+
+def keygen(params: BfvParams, rng: Csprng | None = None) -> tuple[SecretKey, PublicKey]:
+    rng = rng or Csprng()
+    r = ring_of(params)
+    s = ternary(rng, (params.n,))
+    e = centered_binomial(rng, params.error_eta, (params.n,))
+    a = uniform_mod(rng, params.primes, (params.n,))
+    as_ = r.intt(r.mul_ntt(r.ntt(a), r.ntt(r.from_int(s))))
+    p0 = r.neg(r.add(as_, r.from_int(e)))
+    return SecretKey(params, s), PublicKey(params, p0, a)
+
+
+def _check_plaintext(params: BfvParams, m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.int64)
+    if m.ndim != 2 or m.shape[1] != params.n:
+        raise ValueError("plaintext must have shape (k, N)")
+    half = params.t // 2
+    if m.size and (m.min() <= -half or m.max() > half):
+        raise ValueError("plaintext coefficients must lie in (−t/2, t/2]")
+    return m
+
+
+def encrypt_deterministic(pk: PublicKey, m: np.ndarray,
+                          randomness: EncryptionRandomness) -> Ciphertexts:
+    """Enc(m; u, e1, e2) for given randomness (the proof's relation R1, R2)."""
+    params = pk.params
+    r = ring_of(params)
+    m = _check_plaintext(params, m)
+    u_hat = r.ntt(r.from_int(randomness.u))  # (k, L, N)
+    pu = r.intt(r.mul_ntt(u_hat[:, None], pk.p_ntt[None]))  # (k, 2, L, N)
+    dm = r.scalar_mul(r.from_int(m), params.delta)
+    c0 = r.add(r.add(pu[:, 0], r.from_int(randomness.e1)), dm)
+    c1 = r.add(pu[:, 1], r.from_int(randomness.e2))
+    return Ciphertexts(params, np.stack([c0, c1], axis=1))
+
+
+def encrypt_with_randomness(pk: PublicKey, m: np.ndarray, rng: Csprng | None = None
+                            ) -> tuple[Ciphertexts, EncryptionRandomness]:
+    """Encrypt k chunks (k, N) with fresh CSPRNG randomness and return it too."""
+    params = pk.params
+    rng = rng or Csprng()
+    m = _check_plaintext(params, m)
+    k = m.shape[0]
+    rand = EncryptionRandomness(
+        u=ternary(rng, (k, params.n)),
+        e1=centered_binomial(rng, params.error_eta, (k, params.n)),
+        e2=centered_binomial(rng, params.error_eta, (k, params.n)),
+    )
+    return encrypt_deterministic(pk, m, rand), rand
+
+
+def encrypt(pk: PublicKey, m: np.ndarray, rng: Csprng | None = None) -> Ciphertexts:
+    return encrypt_with_randomness(pk, m, rng)[0]
+
+
+def _same_shape(a: Ciphertexts, b: Ciphertexts) -> None:
+    if a.params != b.params or a.data.shape != b.data.shape:
+        raise ValueError("ciphertexts have different parameters or chunk counts")
+
+
+def add(a: Ciphertexts, b: Ciphertexts) -> Ciphertexts:
+    _same_shape(a, b)
+    return Ciphertexts(a.params, ring_of(a.params).add(a.data, b.data))
+
+
+def sum_ciphertexts(items: Iterable[Ciphertexts]) -> Ciphertexts:
+    """Σ of many ciphertext batches, accumulated lazily in int64 (one reduction per 2^32 terms)."""
+    it = iter(items)
+    try:
+        first = next(it)
+    except StopIteration:
+        raise ValueError("nothing to sum") from None
+    acc = first.data.astype(np.int64, copy=True)
+    p = ring_of(first.params).p
+    pending = 1
+    for ct in it:
+        _same_shape(first, ct)
+        acc += ct.data
+        pending += 1
+        if pending == 1 << 32:  # residues < 2^31: 2^32 of them stay below 2^63
+            acc %= p
+            pending = 1
+    return Ciphertexts(first.params, acc % p)
+
+
+def scalar_mul(ct: Ciphertexts, k: int) -> Ciphertexts:
+    """Multiply by a (small) integer: decrypts to k·m mod t."""
+    return Ciphertexts(ct.params, ring_of(ct.params).scalar_mul(ct.data, k))
+
+
+def _phase(sk: SecretKey, ct: Ciphertexts) -> np.ndarray:
+    r = ring_of(ct.params)
+    c1s = r.intt(r.mul_ntt(r.ntt(ct.c1), sk.s_ntt))
+    return r.add(ct.c0, c1s)  # (k, L, N)
+
+
+def _round_t_over_q(params: BfvParams, x: np.ndarray) -> np.ndarray:
+    """round(t·x/q) mod t, centred, from residues without a big-integer lift.
+
+    With y_i = x_i·(q/p_i)^-1 mod p_i, t·x/q ≡ Σ_i y_i·t/p_i (mod t). The integer parts
+    are exact in int64 (y_i·t < 2^63); the fractional parts are summed in float64,
+    whose 2^-50 error only matters when the true value is within 2^-50 of a half
+    integer, i.e. when the noise is within 2^-50·Δ of Δ/2 (decryption fails anyway).
+    """
+    r = ring_of(params)
+    t = params.t
+    ints = np.zeros(x.shape[:-2] + x.shape[-1:], dtype=np.int64)
+    frac = np.zeros(ints.shape, dtype=np.float64)
+    for i, p in enumerate(params.primes):
+        y = (x[..., i, :] * r.basis.q_star_inv[i]) % p
+        # y·t may need 63 bits: split t = 2^a·2^b to stay exact.
+        whole, rem = np.divmod(y.astype(np.uint64) * np.uint64(t), np.uint64(p))
+        ints = (ints + (whole % np.uint64(t)).astype(np.int64)) % t
+        frac += rem.astype(np.float64) / p
+    m = (ints + np.rint(frac).astype(np.int64)) % t
+    return np.where(m > t // 2, m - t, m)
+
+
+def decrypt(sk: SecretKey, ct: Ciphertexts) -> np.ndarray:
+    """Plaintext chunks (k, N), centred in (−t/2, t/2]."""
+    if sk.params != ct.params:
+        raise ValueError("key and ciphertext use different parameter sets")
+    return _round_t_over_q(ct.params, _phase(sk, ct))
+
+
+def decrypt_with_noise(sk: SecretKey, ct: Ciphertexts) -> tuple[np.ndarray, NoiseReport]:
+    """Decrypt and report the exact noise ‖c0 + c1·s − Δ·m‖_∞ (big-integer CRT; slower)."""
+    params = ct.params
+    r = ring_of(params)
+    x = _phase(sk, ct)
+    m = _round_t_over_q(params, x)
+    noise = r.lift(r.sub(x, r.scalar_mul(r.from_int(m), params.delta)))
+    worst = int(np.max(np.abs(noise))) if noise.size else 0
+    budget = math.log2(params.delta / 2) - math.log2(max(worst, 1))
+    return m, NoiseReport(worst, budget)

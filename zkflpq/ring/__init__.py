@@ -1,0 +1,41 @@
+"""Ring layer: NTT-friendly primes, RNS, negacyclic NTT, automorphisms, samplers.
+
+Everything above (BFV, the norm proof) works on arrays of shape (..., L, N):
+one row of residues per prime of q = p_1···p_L.
+"""
+
+from .ntt import NttTables, ntt_forward, ntt_inverse, pointwise_mul
+from .poly import RingContext, automorphism_int, mul_sparse_ternary_int, sigma_int
+from .primes import is_prime, ntt_primes, primitive_2n_root
+from .packing import pack_uint, packed_size, unpack_uint
+from .rns import RnsBasis
+from .sampling import (
+    Csprng,
+    centered_binomial,
+    discrete_gaussian,
+    ternary,
+    uniform_mod,
+)
+
+__all__ = [
+    "Csprng",
+    "NttTables",
+    "RingContext",
+    "RnsBasis",
+    "automorphism_int",
+    "centered_binomial",
+    "discrete_gaussian",
+    "is_prime",
+    "mul_sparse_ternary_int",
+    "ntt_forward",
+    "ntt_inverse",
+    "ntt_primes",
+    "pack_uint",
+    "packed_size",
+    "unpack_uint",
+    "pointwise_mul",
+    "primitive_2n_root",
+    "sigma_int",
+    "ternary",
+    "uniform_mod",
+]

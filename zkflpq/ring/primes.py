@@ -1,0 +1,82 @@
+"""NTT-friendly primes: p ≡ 1 (mod 2N), below 2^31 so a product of two fits in 64 bits."""
+
+from __future__ import annotations
+
+__all__ = ["is_prime", "ntt_primes", "primitive_2n_root"]
+
+# Deterministic Miller-Rabin witnesses for every n < 3.3e24 (covers all 64-bit n).
+_MR_WITNESSES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
+
+
+def is_prime(n: int) -> bool:
+    """Deterministic primality test for n < 3.3e24."""
+    if n < 2:
+        return False
+    for p in _MR_WITNESSES:
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for a in _MR_WITNESSES:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def ntt_primes(n: int, bits: int, count: int, exclude: tuple[int, ...] = ()) -> tuple[int, ...]:
+    """The `count` largest primes p < 2^bits with p ≡ 1 (mod 2n), descending.
+
+    bits is in [12, 31]; n a power of two. Deterministic, so parameter sets can
+    check their prime literals against it.
+    """
+    if not 12 <= bits <= 31:
+        raise ValueError("prime size must be 12..31 bits")
+    if n < 2 or n & (n - 1):
+        raise ValueError("n must be a power of two")
+    step = 2 * n
+    p = ((1 << bits) - 1) // step * step + 1
+    if p >= 1 << bits:
+        p -= step
+    found: list[int] = []
+    while len(found) < count and p > step:
+        if p not in exclude and is_prime(p):
+            found.append(p)
+        p -= step
+    if len(found) < count:
+        raise ValueError("not enough NTT-friendly primes of that size")
+    return tuple(found)
+
+
+def _factorize(n: int) -> list[int]:
+    out, f = [], 2
+    while f * f <= n:
+        if n % f == 0:
+            out.append(f)
+            while n % f == 0:
+                n //= f
+        f += 1 if f == 2 else 2
+    if n > 1:
+        out.append(n)
+    return out
+
+
+def primitive_2n_root(p: int, n: int) -> int:
+    """Smallest-generator-derived ψ with ψ^n ≡ −1 (mod p), i.e. a primitive 2n-th root."""
+    if (p - 1) % (2 * n):
+        raise ValueError("p is not 1 mod 2n")
+    factors = _factorize(p - 1)
+    for g in range(2, p):
+        if all(pow(g, (p - 1) // f, p) != 1 for f in factors):
+            psi = pow(g, (p - 1) // (2 * n), p)
+            assert pow(psi, n, p) == p - 1
+            return psi
+    raise ValueError("no generator found")  # unreachable for prime p
