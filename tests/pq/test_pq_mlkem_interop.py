@@ -7,8 +7,7 @@ import os
 import pytest
 from kyber_py.ml_kem import ML_KEM_768
 
-from zkflpq.pq import DecodeError, KemAlgorithm, KemPrivateKey, KemPublicKey
-from zkflpq.pq import mlkem
+from zkflpq.pq import DecodeError, KemAlgorithm, KemPrivateKey, KemPublicKey, mlkem
 
 ALG = KemAlgorithm.MLKEM768
 

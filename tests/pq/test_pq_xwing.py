@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kyber_py.ml_kem import ML_KEM_768
 
-from zkflpq.pq import DecodeError, KemAlgorithm, KemPrivateKey, KemPublicKey, encapsulate
-from zkflpq.pq import xwing
+from zkflpq.pq import DecodeError, KemAlgorithm, KemPrivateKey, KemPublicKey, encapsulate, xwing
 
 VECTORS = Path(__file__).parent / "data" / "xwing_draft10_vectors.txt"
 
@@ -170,3 +171,17 @@ def test_algorithm_must_be_enum() -> None:
         KemPrivateKey.generate(1)  # type: ignore[arg-type]
     with pytest.raises(DecodeError):
         KemAlgorithm.from_id(0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_fuzz_public_key_decoders(data: st.DataObject) -> None:
+    # Arbitrary bytes (usually of the exact length) either decode or raise DecodeError.
+    alg = data.draw(st.sampled_from(list(KemAlgorithm)))
+    size = alg.public_key_size
+    raw = data.draw(st.one_of(st.binary(min_size=size, max_size=size), st.binary(max_size=64)))
+    try:
+        pk = KemPublicKey.from_bytes(alg, raw)
+    except DecodeError:
+        return
+    assert pk.to_bytes() == raw

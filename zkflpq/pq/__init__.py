@@ -9,10 +9,10 @@ import any other part of :mod:`zkflpq`.
 from __future__ import annotations
 
 from .errors import DecodeError, KeyFilePermissionError, PqError, SealError, SignatureError
-from .fingerprint import fingerprint
+from .fingerprints import fingerprint
 from .kem import KemAlgorithm, KemPrivateKey, KemPublicKey, encapsulate
 from .keyfile import AnyKey, KeyKind, decode_key, encode_key, load_key, save_key
-from .seal import ResponseKey, open_sealed, request_context, seal
+from .sealing import ResponseKey, open_sealed, request_context, seal
 from .sign import SigAlgorithm, SigningKey, VerifyKey
 
 __all__ = [

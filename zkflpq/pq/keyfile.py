@@ -168,9 +168,9 @@ def _dearmor(data: bytes) -> tuple[str, bytes]:
     label = begin[len("-----BEGIN ") : -len("-----")]
     if end != f"-----END {label}-----":
         raise DecodeError("armoured key END line missing or does not match BEGIN")
+    if not body or any(not line or len(line) > _LINE_WIDTH for line in body):
+        raise DecodeError("armoured key body malformed (empty or over-long line)")
     joined = "".join(body)
-    if not joined or any(len(line) > _LINE_WIDTH for line in body):
-        raise DecodeError("armoured key body malformed")
     try:
         binary = base64.b64decode(joined, validate=True)
     except (binascii.Error, ValueError):
