@@ -1,3 +1,4 @@
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -5,6 +6,8 @@ from pathlib import Path
 import zkflpq.fl as fl
 
 REPO = Path(__file__).resolve().parents[2]
+FL_DIR = REPO / "zkflpq" / "fl"
+CRYPTO = ("zkflpq.ring", "zkflpq.bfv", "zkflpq.zk", "zkflpq.pq")
 
 
 def test_every_exported_name_resolves():
@@ -12,7 +15,24 @@ def test_every_exported_name_resolves():
         assert getattr(fl, name) is not None, name
 
 
-def _run(code: str) -> str:
+def test_fl_never_imports_the_crypto_layers():
+    for path in sorted(FL_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative: must stay inside zkflpq.fl
+                    assert node.level == 1, f"{path.name} imports outside zkflpq.fl"
+                    continue
+                names = [node.module or ""]
+            else:
+                continue
+            for n in names:
+                assert not n.startswith(CRYPTO), f"{path.name} imports {n}"
+
+
+def test_data_module_does_not_pull_in_torch():
+    code = "import sys, zkflpq.fl.data; print('torch' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO,
@@ -21,15 +41,4 @@ def _run(code: str) -> str:
         check=True,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
-    return out.stdout.strip()
-
-
-def test_layering_no_crypto_imports_and_lazy_torch():
-    code = (
-        "import sys, zkflpq.fl.data as d; t = 'torch' in sys.modules;"
-        "import zkflpq.fl as fl; [getattr(fl, n) for n in fl.__all__];"
-        "bad = [m for m in sys.modules if m.split('.')[:2] in"
-        " (['zkflpq','ring'],['zkflpq','bfv'],['zkflpq','zk'],['zkflpq','pq'])];"
-        "print(t, bad)"
-    )
-    assert _run(code) == "False []"
+    assert out.stdout.strip() == "False"

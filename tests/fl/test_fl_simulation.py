@@ -27,6 +27,7 @@ def test_honest_federation_learns_well_above_chance(paper_split):
     accs = [r["accuracy"] for r in res["rounds"]]
     assert accs[-1] >= 0.95  # chance is 0.25; the paper reports 100 %
     assert res["summary"]["honest_rejected"] == 0
+    assert not any(r["diverged"] for r in res["rounds"])
     assert all(r["malicious"] == [] for r in res["rounds"])  # no attack given
     assert res["n_params"] == 108_996
     json.dumps(res, allow_nan=False)
@@ -54,6 +55,7 @@ def test_without_defence_gaussian_attack_destroys_the_model(paper_split):
     res = run_federation(parts, test, _cfg(), attack=GaussianNoiseAttack(), defence=no_defence)
     assert res["summary"]["malicious_rejected"] == 0
     assert res["final_accuracy"] < 0.5
+    assert not res["rounds"][0]["diverged"]
     json.dumps(res)  # diverged losses are recorded as None, not NaN
 
 
@@ -128,3 +130,13 @@ def test_runs_are_reproducible(paper_split):
     strip = [{k: v for k, v in r.items() if k != "timings_s"} for r in a["rounds"]]
     assert strip == [{k: v for k, v in r.items() if k != "timings_s"} for r in b["rounds"]]
     assert np.isfinite(a["summary"]["mean_round_time_s"])
+
+
+def test_norm_check_boundary():
+    info = None  # the plaintext check ignores the info
+    check = norm_check(5.0)
+    assert check(np.array([3.0, 4.0], np.float32), info).accepted
+    assert not check(np.array([3.0, 4.0001], np.float32), info).accepted
+    assert not check(np.array([np.nan, 0.0]), info).accepted
+    assert not check(np.array([np.inf, 0.0]), info).accepted
+    assert no_defence(np.full(3, 1e9), info).accepted

@@ -12,12 +12,13 @@ All outputs are float32 ``(P,)`` vectors; randomness comes from ``ctx.rng`` / th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any, ClassVar
 
 import numpy as np
+from torch import nn
 
 from .data import Dataset
 from .training import clip_l2, l2_norm, predict
@@ -358,8 +359,8 @@ def backdoor_success(
     trigger: Trigger,
     target_label: int,
     *,
-    hidden=None,
-    model=None,
+    hidden: Sequence[int] | None = None,
+    model: nn.Module | None = None,
 ) -> float:
     """Attack success rate: fraction of ``dataset`` samples whose true label is not
     ``target_label`` that the model ``vec`` classifies as ``target_label`` once the

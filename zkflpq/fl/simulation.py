@@ -149,7 +149,8 @@ def run_federation(
     ``backdoor_success`` (None unless the attack defines it), ``malicious`` (ids
     attacking), ``accepted`` (ids), ``rejected`` (``{"client", "reason"}``),
     ``update_norms`` (L2 norm of each client's submitted plaintext update, by id),
-    ``honest_norms`` (before clipping/attack) and ``timings_s`` (per phase + total).
+    ``honest_norms`` (before clipping/attack), ``diverged`` (global model has non-finite
+    entries; its accuracy is then meaningless) and ``timings_s`` (per phase + total).
     """
     cfg = config or FederationConfig()
     if len(client_data) != cfg.n_clients:
@@ -267,6 +268,7 @@ def run_federation(
             "round": r,
             "accuracy": acc,
             "loss": _finite_or_none(loss),
+            "diverged": not bool(np.all(np.isfinite(g))),
             "backdoor_success": bd,
             "malicious": list(active),
             "accepted": [i.client_id for i in accepted_infos],

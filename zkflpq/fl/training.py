@@ -28,6 +28,9 @@ __all__ = [
     "predict",
 ]
 
+Seed = int | Sequence[int] | np.random.Generator | None
+"""Anything ``np.random.default_rng`` accepts, or a Generator used as is."""
+
 _THREADS: int | None = 1
 
 
@@ -65,7 +68,7 @@ def _model_for(vec: np.ndarray, ds: Dataset, hidden: Sequence[int], model: nn.Mo
     return load_flat_params(model, vec)
 
 
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+def _rng(seed: Seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
@@ -75,7 +78,7 @@ def local_train(
     epochs: int = 3,
     lr: float = 0.01,
     batch_size: int = 32,
-    seed: int | np.random.Generator | None = None,
+    seed: Seed = None,
     *,
     hidden: Sequence[int] = PAPER_HIDDEN,
     model: nn.Module | None = None,
