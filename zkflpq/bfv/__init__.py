@@ -1,5 +1,18 @@
 """BFV layer: parameter sets, keys, encryption with exposed randomness, encoder, codecs."""
 
+from .codec import (
+    BfvDecodeError,
+    ciphertext_size,
+    decode_ciphertexts,
+    decode_public_key,
+    decode_secret_key,
+    encode_ciphertexts,
+    encode_public_key,
+    encode_secret_key,
+    public_key_size,
+    secret_key_size,
+)
+from .encoder import Encoder, norm_bound, rounding_error_bound
 from .params import (
     DEFAULT,
     HE_STANDARD_MAX_LOGQ_128,
@@ -28,6 +41,19 @@ from .scheme import (
 )
 
 __all__ = [
+    "BfvDecodeError",
+    "Encoder",
+    "ciphertext_size",
+    "decode_ciphertexts",
+    "decode_public_key",
+    "decode_secret_key",
+    "encode_ciphertexts",
+    "encode_public_key",
+    "encode_secret_key",
+    "norm_bound",
+    "public_key_size",
+    "rounding_error_bound",
+    "secret_key_size",
     "DEFAULT",
     "HE_STANDARD_MAX_LOGQ_128",
     "INSECURE_N64",

@@ -94,10 +94,9 @@ class BfvParams:
     def estimated_security_bits(self) -> float:
         """Rough classical security: 128 · (N / log2 q) / (N_ref / logq_ref), scaled from the
         HE-standard table row for this N (security grows about linearly in N / log q)."""
-        ref = HE_STANDARD_MAX_LOGQ_128.get(self.n)
-        if ref is None:
-            ref_n = 4096
-            ref = HE_STANDARD_MAX_LOGQ_128[ref_n] * self.n / ref_n
+        table = HE_STANDARD_MAX_LOGQ_128.get(self.n)
+        # No table row: scale the N = 4096 row linearly in N.
+        ref = float(table) if table is not None else 109 * self.n / 4096
         if self.error_sigma < 3.19:
             return 0.0
         return 128.0 * ref / self.log2_q

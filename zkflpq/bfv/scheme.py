@@ -116,8 +116,20 @@ class EncryptionRandomness:
 
 @dataclass(frozen=True)
 class NoiseReport:
-    max_abs_noise: int  # ‖c0 + c1·s − Δ·m‖_∞ over all chunks, exact
-    budget_bits: float  # log2(Δ/2) − log2(max noise): how much more noise fits
+    """Exact noise of a decryption, measured against a reference plaintext m.
+
+    max_abs_noise: ‖[c0 + c1·s − Δ·m]_q‖_∞ (centred mod q), the usual BFV noise v.
+    budget_bits: log2(q/2) − log2‖[t·(c0 + c1·s) − q·m]_{t·q}‖_∞, the invariant-noise
+        budget (as in SEAL): decryption returns m exactly iff budget_bits > 0. It is
+        ≈ log2(Δ/2) − log2‖v‖_∞ and differs from it only by the (q mod t)·m/t term.
+
+    Without an expected plaintext, m is the decrypted value itself, so the budget only
+    says how far each phase lies from a rounding boundary (it is then never negative):
+    pass `expected` to decrypt_with_noise to test correctness.
+    """
+
+    max_abs_noise: int
+    budget_bits: float
 
     @property
     def decrypts_correctly(self) -> bool:
@@ -220,24 +232,35 @@ def _phase(sk: SecretKey, ct: Ciphertexts) -> np.ndarray:
 
 
 def _round_t_over_q(params: BfvParams, x: np.ndarray) -> np.ndarray:
-    """round(t·x/q) mod t, centred, from residues without a big-integer lift.
+    """round(t·x/q) mod t, centred, from residues without a big-integer lift; exact.
 
-    With y_i = x_i·(q/p_i)^-1 mod p_i, t·x/q ≡ Σ_i y_i·t/p_i (mod t). The integer parts
-    are exact in int64 (y_i·t < 2^63); the fractional parts are summed in float64,
-    whose 2^-50 error only matters when the true value is within 2^-50 of a half
-    integer, i.e. when the noise is within 2^-50·Δ of Δ/2 (decryption fails anyway).
+    With y_i = x_i·(q/p_i)^-1 mod p_i, t·x/q ≡ Σ_i y_i·t/p_i (mod t). Write
+    y_i·t = w_i·p_i + r_i: the integer parts w_i are exact in uint64 (y_i·t < 2^63) and
+    the fractional part is F = Σ_i r_i/p_i = S/q with S = Σ_i r_i·(q/p_i). F is summed
+    in float64 (absolute error < 2^-50); only where F lies within 2^-36 of a
+    half-integer (i.e. the noise is within ≈ 2^-36·Δ of ±Δ/2) is it recomputed exactly
+    as round(S/q) with Python integers. q is odd, so S/q is never a half-integer and
+    the rounding is always well defined: decryption equals the exact BFV formula.
     """
     r = ring_of(params)
     t = params.t
     ints = np.zeros(x.shape[:-2] + x.shape[-1:], dtype=np.int64)
     frac = np.zeros(ints.shape, dtype=np.float64)
+    rems = []
     for i, p in enumerate(params.primes):
         y = (x[..., i, :] * r.basis.q_star_inv[i]) % p
-        # y·t may need 63 bits: split t = 2^a·2^b to stay exact.
         whole, rem = np.divmod(y.astype(np.uint64) * np.uint64(t), np.uint64(p))
         ints = (ints + (whole % np.uint64(t)).astype(np.int64)) % t
         frac += rem.astype(np.float64) / p
-    m = (ints + np.rint(frac).astype(np.int64)) % t
+        rems.append(rem)
+    rounded = np.rint(frac)
+    near_half = np.abs(np.abs(frac - np.floor(frac)) - 0.5) < 2.0**-36
+    if near_half.any():
+        q = params.q
+        for idx in zip(*np.nonzero(near_half), strict=True):
+            s = sum(int(rem[idx]) * qs for rem, qs in zip(rems, r.basis.q_star, strict=True))
+            rounded[idx] = (2 * s + q) // (2 * q)  # round(S/q); never a tie (q odd)
+    m = (ints + rounded.astype(np.int64)) % t
     return np.where(m > t // 2, m - t, m)
 
 
@@ -248,13 +271,37 @@ def decrypt(sk: SecretKey, ct: Ciphertexts) -> np.ndarray:
     return _round_t_over_q(ct.params, _phase(sk, ct))
 
 
-def decrypt_with_noise(sk: SecretKey, ct: Ciphertexts) -> tuple[np.ndarray, NoiseReport]:
-    """Decrypt and report the exact noise ‖c0 + c1·s − Δ·m‖_∞ (big-integer CRT; slower)."""
+def decrypt_with_noise(sk: SecretKey, ct: Ciphertexts, expected: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, NoiseReport]:
+    """Decrypt and report the exact noise (big-integer CRT; slower than `decrypt`).
+
+    `expected` (k, N), if given, is the plaintext the ciphertext should hold; the
+    report is then measured against it, so `report.decrypts_correctly` tells whether
+    decryption succeeded. Without it the decrypted plaintext is the reference.
+    """
+    if sk.params != ct.params:
+        raise ValueError("key and ciphertext use different parameter sets")
     params = ct.params
     r = ring_of(params)
     x = _phase(sk, ct)
     m = _round_t_over_q(params, x)
-    noise = r.lift(r.sub(x, r.scalar_mul(r.from_int(m), params.delta)))
+    ref = m if expected is None else _check_plaintext(params, expected)
+    if ref.shape != m.shape:
+        raise ValueError("expected plaintext has the wrong number of chunks")
+    noise = r.lift(r.sub(x, r.scalar_mul(r.from_int(ref), params.delta)))
     worst = int(np.max(np.abs(noise))) if noise.size else 0
-    budget = math.log2(params.delta / 2) - math.log2(max(worst, 1))
+    # Invariant noise z = t·[x]_q − q·m, centred mod t·q: round(t·x/q) ≡ m (mod t) iff
+    # ‖z‖_∞ < q/2.
+    q, t = params.q, params.t
+    tq = t * q
+    z = (r.lift(x) * t - ref.astype(object) * q) % tq
+    z = np.where(z > tq // 2, z - tq, z)
+    worst_inv = int(np.max(np.abs(z))) if z.size else 0
+    budget = math.log2(q / 2) - math.log2(max(worst_inv, 1))
+    # float64 cannot resolve the last 2^-52 (relative) next to the boundary: make the
+    # sign agree with the exact integer test 2·‖z‖_∞ < q.
+    if 2 * worst_inv < q:
+        budget = max(budget, math.ulp(0.0))
+    else:
+        budget = min(budget, 0.0)
     return m, NoiseReport(worst, budget)

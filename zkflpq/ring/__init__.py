@@ -5,9 +5,9 @@ one row of residues per prime of q = p_1···p_L.
 """
 
 from .ntt import NttTables, ntt_forward, ntt_inverse, pointwise_mul
+from .packing import pack_uint, packed_size, unpack_uint
 from .poly import RingContext, automorphism_int, mul_sparse_ternary_int, sigma_int
 from .primes import is_prime, ntt_primes, primitive_2n_root
-from .packing import pack_uint, packed_size, unpack_uint
 from .rns import RnsBasis
 from .sampling import (
     Csprng,

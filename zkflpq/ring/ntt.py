@@ -95,7 +95,10 @@ def _forward_kernel(a, psi, psi_s, p):
                         u = x[j]
                         if u >= p2:
                             u -= p2
-                        v = _shoup(x[j + t], w, ws, pl)
+                        y = x[j + t]
+                        if y >= p2:  # Shoup needs an input < 2^32: 2p is, 4p may not be
+                            y -= p2
+                        v = _shoup(y, w, ws, pl)
                         x[j] = u + v
                         x[j + t] = u + p2 - v
                 m <<= 1
@@ -132,7 +135,10 @@ def _inverse_kernel(a, psi_inv, psi_inv_s, n_inv, n_inv_s, p):
                         if s >= p2:
                             s -= p2
                         x[j] = s
-                        x[j + t] = _shoup(u + p2 - v, w, ws, pl)
+                        d = u + p2 - v
+                        if d >= p2:  # keep the Shoup input below 2p < 2^32
+                            d -= p2
+                        x[j + t] = _shoup(d, w, ws, pl)
                     j1 += 2 * t
                 t <<= 1
                 m = h

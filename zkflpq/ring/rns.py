@@ -28,8 +28,8 @@ class RnsBasis:
         q_star = tuple(q // p for p in self.primes)
         object.__setattr__(self, "q", q)
         object.__setattr__(self, "q_star", q_star)
-        object.__setattr__(self, "q_star_inv",
-                           tuple(pow(qs % p, -1, p) for qs, p in zip(q_star, self.primes)))
+        q_star_inv = tuple(pow(qs % p, -1, p) for qs, p in zip(q_star, self.primes, strict=True))
+        object.__setattr__(self, "q_star_inv", q_star_inv)
         object.__setattr__(self, "p", np.array(self.primes, dtype=np.int64))
 
     @property
