@@ -1,0 +1,100 @@
+"""Johnson–Lindenstrauss projections Π ∈ {−1,0,1}^{256×n}, streamed in column blocks.
+
+Entries: 0 w.p. 1/2, ±1 w.p. 1/4 each (GHL22/LNP22), two bits per entry from an
+AES-256-CTR stream keyed by transcript output. Column block b covers the b-th
+polynomial (N columns); within a block the stream is row-major. Memory is
+O(256·N) per block, never O(256·d) (spec §8).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ..ring import Csprng
+
+__all__ = ["JL_ROWS", "jl_project", "jl_combine", "jl_matrix_dense"]
+
+JL_ROWS = 256
+
+
+@nb.njit(cache=True)
+def _decode_block(bits, out):
+    rows, nbytes = bits.shape
+    for j in range(rows):
+        for k in range(nbytes):
+            b = bits[j, k]
+            for t in range(4):
+                lo = (b >> (2 * t)) & 1
+                hi = (b >> (2 * t + 1)) & 1
+                out[j, 4 * k + t] = np.float32(lo) * (np.float32(1.0) - np.float32(2.0) * hi)
+
+
+def _block_stream(seed: bytes, label: bytes, n: int):
+    rng = Csprng.from_seed(seed, b"zkflpq-jl|" + label)
+    nbytes = JL_ROWS * n // 4
+    while True:
+        yield np.frombuffer(rng.random_bytes(nbytes), dtype=np.uint8).reshape(JL_ROWS, n // 4)
+
+
+_SPLIT_BITS = 12
+_SPLIT_PARTS = 3  # |w| < 2^35 in three 12-bit signed limbs
+
+
+def jl_project(seed: bytes, label: bytes, w: np.ndarray) -> np.ndarray:
+    """Π·w over Z for w of shape (blocks, N) int64 with |w| < 2^35; returns (256,) int64.
+
+    w is split into three 12-bit limbs so each float32 BLAS partial sum stays below
+    N·2^12 ≤ 2^24 (exact for N ≤ 4096).
+    """
+    blocks, n = w.shape
+    if n > 4096 or (w.size and np.abs(w).max() >= 1 << 35):
+        raise ValueError("jl_project needs N ≤ 4096 and |w| < 2^35")
+    limbs = []
+    rest = np.asarray(w, dtype=np.int64)
+    for _ in range(_SPLIT_PARTS):
+        low = ((rest + (1 << (_SPLIT_BITS - 1))) & ((1 << _SPLIT_BITS) - 1)) - (1 << (_SPLIT_BITS - 1))
+        limbs.append(low)
+        rest = (rest - low) >> _SPLIT_BITS
+    split = np.stack(limbs, axis=-1).astype(np.float32)  # (blocks, N, parts)
+    acc = np.zeros((JL_ROWS, _SPLIT_PARTS), dtype=np.int64)
+    dense = np.empty((JL_ROWS, n), dtype=np.float32)
+    stream = _block_stream(seed, label, n)
+    for b in range(blocks):
+        _decode_block(next(stream), dense)
+        acc += (dense @ split[b]).astype(np.int64)
+    weights = np.array([1 << (_SPLIT_BITS * i) for i in range(_SPLIT_PARTS)], dtype=np.int64)
+    return acc @ weights
+
+
+def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray) -> np.ndarray:
+    """Σ_j γ_{r,j}·Π_j per repetition r, for γ of shape (ρ, 256) in [0, 2^32).
+
+    Returns (ρ, blocks, N) int64, exact (|value| < 256·2^32 = 2^40). The product runs
+    in float32 BLAS on 16-bit halves of γ: each partial sum is < 256·2^16 = 2^24, so
+    float32 is exact.
+    """
+    gamma = np.asarray(gamma, dtype=np.int64)
+    rho = gamma.shape[0]
+    if gamma.shape != (rho, JL_ROWS) or gamma.min() < 0 or gamma.max() >= 1 << 32:
+        raise ValueError("gamma must be (rho, 256) in [0, 2^32)")
+    halves = np.concatenate([gamma >> 16, gamma & 0xFFFF]).astype(np.float32)  # (2ρ, 256)
+    out = np.empty((rho, blocks, n), dtype=np.int64)
+    dense = np.empty((JL_ROWS, n), dtype=np.float32)
+    stream = _block_stream(seed, label, n)
+    for b in range(blocks):
+        _decode_block(next(stream), dense)
+        part = (halves @ dense).astype(np.int64)
+        out[:, b, :] = (part[:rho] << 16) + part[rho:]
+    return out
+
+
+def jl_matrix_dense(seed: bytes, label: bytes, blocks: int, n: int) -> np.ndarray:
+    """The whole Π as (256, blocks·N) int64 — for tests and naive twins only."""
+    stream = _block_stream(seed, label, n)
+    dense = np.empty((JL_ROWS, n), dtype=np.float32)
+    cols = []
+    for _ in range(blocks):
+        _decode_block(next(stream), dense)
+        cols.append(dense.astype(np.int64))
+    return np.concatenate(cols, axis=1)

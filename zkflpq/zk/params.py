@@ -1,0 +1,211 @@
+"""Proof-system parameters (spec §7) and the per-statement bounds derived from them.
+
+Widths follow Lyubashevsky's rejection sampling (Lemma 4.7, 2012): a mask of width
+σ = α·T hides a shift of norm ≤ T with repetition rate M = exp(r/α + 1/(2α²)),
+where r = √(2·(λ+1)·ln 2) makes the tail event Pr[|<y, v>| > r·σ·‖v‖] ≤ 2^-λ.
+Blocks of different sizes are normalised to a common α by
+σ_b = α·η·β_b·√(n_total / n_b) (so Σ_b ‖c·s_b‖²/σ_b² ≤ 1/α²).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from ..bfv.params import BfvParams
+from .challenge import challenge_space_bits, challenge_weight
+from .jl import JL_ROWS
+
+__all__ = ["ZkParams", "ProofBounds", "zk_params_for", "GHL_JL_FACTOR", "JL_SOUND_FACTOR"]
+
+SECURITY_BITS = 128
+TAIL_R = math.sqrt(2 * (SECURITY_BITS + 1) * math.log(2))  # ≈ 13.37
+GHL_JL_FACTOR = math.sqrt(337)  # ‖Π·w‖ ≤ √337·‖w‖ except w.p. < 2^-128 (GHL22)
+JL_SOUND_FACTOR = math.sqrt(26)  # modular JL lemma (LNP22): ‖Π·w mod q‖ ≥ √26·‖w‖ w.h.p.
+NORM_SLACK = 1.3  # ‖z_b‖ ≤ 1.3·σ_b·√n_b for the main blocks (Banaszczyk tail)
+JL_NORM_SLACK = 1.5  # for the 256-entry JL responses
+INF_SIGMAS = 8  # honest |z| ≤ 8σ per coefficient; fixes the encoding width
+
+
+@dataclass(frozen=True)
+class ZkParams:
+    """Parameters of the norm proof on top of one BFV parameter set."""
+
+    bfv: BfvParams
+    rho: int = 5  # repetitions of the random-linear-combination step
+    kappa: int = 1  # rows of A0 = [I_κ | A0']
+    ell: int = 3  # BDLOP randomness r ∈ R^ℓ (ternary)
+    alpha: float = 12.0  # Σ-protocol mask slack (M ≈ 3.1)
+    alpha_jl: float = 60.0  # JL mask slack (M ≈ 1.25)
+    eta_factor: float = 1.5  # ‖c·s‖ ≤ eta_factor·‖c‖_2·‖s‖ (honest prover restarts otherwise)
+    noise_slack: float = 1.1  # public bound on ‖e‖ is noise_slack·√(η/2·kN)
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.rho <= 16 and 1 <= self.kappa < self.ell <= 8):
+            raise ValueError("invalid rho/kappa/ell")
+        if self.alpha < 2 or self.alpha_jl < 2:
+            raise ValueError("alpha too small")
+
+    @property
+    def n(self) -> int:
+        return self.bfv.n
+
+    @cached_property
+    def challenge_weight(self) -> int:
+        return challenge_weight(self.n, SECURITY_BITS)
+
+    @cached_property
+    def challenge_bits(self) -> float:
+        return challenge_space_bits(self.n, self.challenge_weight)
+
+    @property
+    def eta(self) -> float:
+        """Public bound factor on ‖c·s‖/‖s‖."""
+        return self.eta_factor * math.sqrt(2 * self.challenge_weight)
+
+    @property
+    def jl_polys(self) -> int:
+        """Polynomials holding the 512 JL mask integers (one when N ≥ 512)."""
+        return -(-2 * JL_ROWS // self.n)
+
+    @property
+    def messages(self) -> int:
+        """BDLOP message polynomials: jl masks, a, g_1..g_ρ, G1_1..G1_ρ."""
+        return self.jl_polys + 1 + 2 * self.rho
+
+    @property
+    def row_a(self) -> int:
+        return self.jl_polys
+
+    @property
+    def rows_g(self) -> slice:
+        return slice(self.jl_polys + 1, self.jl_polys + 1 + self.rho)
+
+    @property
+    def rows_G1(self) -> slice:
+        return slice(self.jl_polys + 1 + self.rho, self.messages)
+
+    @property
+    def rows_sent(self) -> slice:
+        """Messages committed in the first round: jl, a, g (t_G1 come later)."""
+        return slice(0, self.jl_polys + 1 + self.rho)
+
+    @staticmethod
+    def repetition_rate(alpha: float) -> float:
+        return math.exp(TAIL_R / alpha + 1 / (2 * alpha * alpha))
+
+    def bounds(self, k: int, bound: int) -> ProofBounds:
+        return ProofBounds(self, k, bound)
+
+
+@dataclass(frozen=True)
+class ProofBounds:
+    """Everything that depends on the statement's size: k chunks and the norm bound B."""
+
+    zk: ZkParams
+    k: int
+    bound: int  # B
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.k > 1 << 16:
+            raise ValueError("chunk count out of range")
+        if not 1 <= self.bound < 1 << 34:
+            raise ValueError("norm bound B must be in [1, 2^34)")
+
+    # -- public witness bounds β_b --------------------------------------------------
+    @property
+    def kn(self) -> int:
+        return self.k * self.zk.n
+
+    @property
+    def beta_u(self) -> float:
+        return math.sqrt(self.kn)  # ternary: worst case
+
+    @property
+    def beta_e(self) -> float:
+        return self.zk.noise_slack * math.sqrt(self.zk.bfv.error_eta / 2 * self.kn)
+
+    @property
+    def beta_m(self) -> float:
+        return float(self.bound)
+
+    @property
+    def beta_r(self) -> float:
+        return math.sqrt(self.zk.ell * self.zk.n)
+
+    @property
+    def beta_noise(self) -> float:
+        """Bound on ‖(u, e1, e2)‖ for the JL projection of the noise."""
+        return math.sqrt(self.beta_u ** 2 + 2 * self.beta_e ** 2)
+
+    # -- Σ-protocol masks ----------------------------------------------------------------
+    @property
+    def block_sizes(self) -> dict[str, int]:
+        return {"u": self.kn, "e1": self.kn, "e2": self.kn, "m": self.kn,
+                "r": self.zk.ell * self.zk.n}
+
+    @cached_property
+    def sigma(self) -> dict[str, float]:
+        sizes = self.block_sizes
+        total = sum(sizes.values())
+        beta = {"u": self.beta_u, "e1": self.beta_e, "e2": self.beta_e, "m": self.beta_m,
+                "r": self.beta_r}
+        return {b: self.zk.alpha * self.zk.eta * beta[b] * math.sqrt(total / sizes[b])
+                for b in sizes}
+
+    @cached_property
+    def shift_bounds(self) -> dict[str, float]:
+        """Public bounds η·β_b on ‖c·s_b‖ (honest prover restarts above them)."""
+        beta = {"u": self.beta_u, "e1": self.beta_e, "e2": self.beta_e, "m": self.beta_m,
+                "r": self.beta_r}
+        return {b: self.zk.eta * beta[b] for b in beta}
+
+    @cached_property
+    def z_norm_bound(self) -> dict[str, float]:
+        return {b: NORM_SLACK * s * math.sqrt(self.block_sizes[b]) for b, s in self.sigma.items()}
+
+    @cached_property
+    def z_width(self) -> dict[str, int]:
+        """Two's-complement width covering |z| ≤ INF_SIGMAS·σ."""
+        return {b: math.ceil(math.log2(INF_SIGMAS * s + 1)) + 1 for b, s in self.sigma.items()}
+
+    # -- JL ------------------------------------------------------------------------------
+    @property
+    def jl_shift_bounds(self) -> dict[str, float]:
+        return {"m": GHL_JL_FACTOR * self.beta_m, "e": GHL_JL_FACTOR * self.beta_noise}
+
+    @cached_property
+    def jl_sigma(self) -> dict[str, float]:
+        # Two blocks of 256 normalised together: factor √2.
+        return {b: self.zk.alpha_jl * t * math.sqrt(2) for b, t in self.jl_shift_bounds.items()}
+
+    @cached_property
+    def jl_norm_bound(self) -> dict[str, float]:
+        return {b: JL_NORM_SLACK * s * math.sqrt(JL_ROWS) for b, s in self.jl_sigma.items()}
+
+    @cached_property
+    def jl_width(self) -> dict[str, int]:
+        return {b: math.ceil(math.log2(INF_SIGMAS * s + 1)) + 1 for b, s in self.jl_sigma.items()}
+
+    # -- what soundness gives ------------------------------------------------------------
+    @property
+    def arp_bound_message(self) -> float:
+        """B_arp for (m, a): what the approximate range proof guarantees (spec §6)."""
+        return self.jl_norm_bound["m"] / JL_SOUND_FACTOR
+
+    @property
+    def arp_bound_noise(self) -> float:
+        return self.jl_norm_bound["e"] / JL_SOUND_FACTOR
+
+
+_CACHE: dict[str, ZkParams] = {}
+
+
+def zk_params_for(bfv: BfvParams) -> ZkParams:
+    """The proof parameters used with a BFV preset (one fixed choice per preset)."""
+    zk = _CACHE.get(bfv.name)
+    if zk is None or zk.bfv != bfv:
+        zk = ZkParams(bfv)
+        _CACHE[bfv.name] = zk
+    return zk

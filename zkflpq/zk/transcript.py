@@ -1,0 +1,45 @@
+"""Fiat–Shamir transcript: SHAKE-256 over labelled, length-prefixed absorbs (spec §4)."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import numpy as np
+
+__all__ = ["Transcript"]
+
+
+def _frame(label: bytes, data: bytes) -> bytes:
+    return struct.pack("<I", len(label)) + label + struct.pack("<Q", len(data)) + data
+
+
+class Transcript:
+    """Append-only SHAKE-256 state; squeezes are domain-separated and absorbed back."""
+
+    def __init__(self, protocol: bytes) -> None:
+        self._h = hashlib.shake_256()
+        self._h.update(_frame(b"protocol", protocol))
+
+    def copy(self) -> Transcript:
+        t = Transcript.__new__(Transcript)
+        t._h = self._h.copy()
+        return t
+
+    def absorb(self, label: bytes, data: bytes) -> None:
+        self._h.update(_frame(label, data))
+
+    def absorb_array(self, label: bytes, array: np.ndarray) -> None:
+        """Absorb an integer array canonically (little-endian int64, shape prefixed)."""
+        a = np.ascontiguousarray(array, dtype="<i8")
+        shape = struct.pack(f"<{a.ndim}Q", *a.shape)
+        self.absorb(label, shape + a.tobytes())
+
+    def squeeze(self, label: bytes, n: int) -> bytes:
+        """n challenge bytes for `label`; the squeeze itself is absorbed so later
+        challenges depend on it."""
+        h = self._h.copy()
+        h.update(_frame(b"squeeze", label))
+        out = h.digest(n)
+        self._h.update(_frame(b"squeezed", label + struct.pack("<Q", n)))
+        return out
