@@ -1,0 +1,387 @@
+"""The three federation configurations of the paper, as hooks for
+:func:`zkflpq.fl.simulation.run_federation`.
+
+- **standard**: plaintext updates, FedAvg, no defence (the paper's "Standard FL").
+- **mlkem**: every client→server update is a float32 vector sealed with
+  :func:`zkflpq.pq.seal` to the aggregator's KEM key (ML-KEM-768 by default, as in
+  the paper) and opened by the server; FedAvg, no defence ("FL + ML-KEM").
+- **zkflpq**: every parameter is quantised (scale 2^14), BFV-encrypted in
+  ``ceil(d/N)`` ciphertexts and covered by the lattice norm proof ‖m‖₂ ≤ B =
+  floor(τ·2^14) (:mod:`zkflpq.zk`); ciphertexts + proof are sealed to the aggregator.
+  The server opens the envelope, decodes ciphertexts and proof strictly, **verifies
+  the proof against the statement it builds itself** (its own τ, the received
+  ciphertexts, a context binding round and client) and sums the accepted ciphertexts
+  homomorphically; only the aggregate is decrypted.
+
+Rejection is decided only by the verifier's verdict — never by anything the client
+reports about itself.
+
+Malicious clients in the zkflpq configuration behave like a real attacker would:
+an update that fits the bound (norm ≤ τ) is simply encrypted and proven (the proof is
+then valid: a norm bound cannot stop it); an update that does not fit cannot be
+proven by the honest prover (:class:`zkflpq.zk.NormBoundExceeded`), so the attacker
+encrypts the oversized update and attaches a valid proof made for a *different*
+ciphertext (its update clipped to the bound). The verifier must reject that
+(binding); the verdict reason is recorded.
+
+Every phase is timed with a :class:`~experiments.common.PhaseTimer`; byte counts of
+every message are recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zkflpq.fl.simulation import Decision, SubmissionInfo, fedavg_aggregate, no_defence
+
+from .common import PhaseTimer
+
+__all__ = [
+    "CONFIGS",
+    "DEFAULT_SCALE",
+    "MlKemPipeline",
+    "Pipeline",
+    "StandardPipeline",
+    "ZkflPqPipeline",
+    "make_pipeline",
+    "proof_bytes",
+]
+
+DEFAULT_SCALE = 2.0**14
+PROTOCOL_VERSION = "zkflpq-experiments/1"
+AGGREGATOR_ID = "experiments-aggregator"
+CONFIGS = ("standard", "mlkem", "zkflpq")
+
+
+def _seal_context(round_index: int, client_id: int) -> bytes:
+    from zkflpq.pq import request_context
+
+    return request_context(
+        "POST", f"/rounds/{round_index}/updates", f"client-{client_id}", round_index,
+        PROTOCOL_VERSION,
+    )
+
+
+def proof_bytes(proof: Any, params: Any) -> bytes:
+    """``NormProof.to_bytes()`` (tolerates the variant that takes the ZkParams)."""
+    try:
+        return proof.to_bytes()
+    except TypeError:
+        from zkflpq.zk.params import zk_params_for
+
+        return proof.to_bytes(zk_params_for(params))
+
+
+@dataclass
+class Pipeline:
+    """Base: plaintext identity pipeline (standard FL, no defence)."""
+
+    name: str = "standard"
+    timer: PhaseTimer = field(default_factory=PhaseTimer)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+
+    # hooks for run_federation -------------------------------------------------------
+    def client_update_fn(self, update: np.ndarray, info: SubmissionInfo) -> Any:
+        return update
+
+    def defence(self, submission: Any, info: SubmissionInfo) -> Decision:
+        return no_defence(submission, info)
+
+    def aggregate_fn(self, global_vec, accepted, infos) -> np.ndarray:
+        with self.timer("aggregate"):
+            return fedavg_aggregate(global_vec, accepted, infos)
+
+    def hooks(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "client_update_fn": self.client_update_fn,
+            "defence": self.defence,
+            "aggregate_fn": self.aggregate_fn,
+        }
+
+    def on_round(self, record: dict[str, Any]) -> None:
+        """Attach this round's fine-grained phases to run_federation's record."""
+        phases = self.timer.snapshot_and_reset()
+        phases["train"] = record["timings_s"]["train"]
+        phases["evaluate"] = record["timings_s"]["evaluate"]
+        record["phases_s"] = phases
+        r = record["round"]
+        record["messages"] = [m for m in self.messages if m["round"] == r]
+        record["verdicts"] = [v for v in self.verdicts if v["round"] == r]
+
+
+class StandardPipeline(Pipeline):
+    def __init__(self) -> None:
+        super().__init__(name="standard")
+
+
+class MlKemPipeline(Pipeline):
+    """Sealed plaintext updates (float32 little-endian) to the aggregator's KEM key."""
+
+    def __init__(self, kem: str = "mlkem768") -> None:
+        super().__init__(name="mlkem")
+        from zkflpq.pq import KemAlgorithm, KemPrivateKey
+
+        alg = {"mlkem768": KemAlgorithm.MLKEM768, "xwing": KemAlgorithm.XWING}[kem]
+        self.kem = kem
+        self._kem_sk = KemPrivateKey.generate(alg)
+        self._kem_pk = self._kem_sk.public_key()
+        self._inbox: dict[tuple[int, int], np.ndarray] = {}
+
+    def client_update_fn(self, update, info):
+        from zkflpq.pq import seal
+
+        with self.timer("serialise"):
+            body = np.ascontiguousarray(update, dtype="<f4").tobytes()
+        with self.timer("seal"):
+            sealed, _ = seal(self._kem_pk, body, _seal_context(info.round_index, info.client_id))
+        self.messages.append({
+            "round": info.round_index, "client": info.client_id,
+            "plaintext_bytes": len(body), "envelope_bytes": len(sealed),
+        })
+        return sealed
+
+    def defence(self, submission, info):
+        from zkflpq.pq import PqError, open_sealed
+
+        with self.timer("open"):
+            try:
+                body, _ = open_sealed(
+                    self._kem_sk, submission, _seal_context(info.round_index, info.client_id)
+                )
+            except PqError as exc:
+                return Decision(False, f"envelope: {type(exc).__name__}")
+        with self.timer("deserialise"):
+            vec = np.frombuffer(body, dtype="<f4").astype(np.float32)
+        if vec.shape != info.global_vec.shape:
+            return Decision(False, "wrong update length")
+        self._inbox[(info.round_index, info.client_id)] = vec
+        return Decision(True)  # the paper's FL + ML-KEM has no content check
+
+    def aggregate_fn(self, global_vec, accepted, infos):
+        vecs = [self._inbox.pop((i.round_index, i.client_id)) for i in infos]
+        self._inbox.clear()
+        with self.timer("aggregate"):
+            return fedavg_aggregate(global_vec, vecs, infos)
+
+
+def _pack(*parts: bytes) -> bytes:
+    return b"".join(struct.pack("<I", len(p)) + p for p in parts)
+
+
+def _unpack(data: bytes, n: int) -> list[bytes]:
+    out, off = [], 0
+    for _ in range(n):
+        if off + 4 > len(data):
+            raise ValueError("truncated message")
+        (ln,) = struct.unpack_from("<I", data, off)
+        off += 4
+        if off + ln > len(data):
+            raise ValueError("truncated message")
+        out.append(data[off:off + ln])
+        off += ln
+    if off != len(data):
+        raise ValueError("trailing bytes")
+    return out
+
+
+class ZkflPqPipeline(Pipeline):
+    """ML-KEM envelope + BFV encryption of every parameter + norm proof + verification
+    + homomorphic aggregation. See the module docstring for the attacker model.
+
+    ``is_attacker(client_id, round_index)`` tells the *client simulation* whether that
+    client is malicious this round (so it behaves like an attacker); the server side
+    never sees it.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        tau: float,
+        *,
+        scale: float = DEFAULT_SCALE,
+        is_attacker: Callable[[int, int], bool] = lambda k, r: False,
+        kem: str = "mlkem768",
+        seed: bytes | None = None,
+    ) -> None:
+        super().__init__(name="zkflpq")
+        from zkflpq.bfv import Encoder, keygen
+        from zkflpq.pq import KemAlgorithm, KemPrivateKey
+        from zkflpq.ring import Csprng
+
+        self.params = params
+        self.tau = float(tau)
+        self.scale = float(scale)
+        self.is_attacker = is_attacker
+        rng = Csprng.from_seed(b"experiments", seed) if seed is not None else None
+        # Aggregator-side keys (simulation: the server holds the BFV secret key).
+        self._bfv_sk, self.bfv_pk = keygen(params, rng)
+        alg = {"mlkem768": KemAlgorithm.MLKEM768, "xwing": KemAlgorithm.XWING}[kem]
+        self.kem = kem
+        self._kem_sk = KemPrivateKey.generate(alg)
+        self._kem_pk = self._kem_sk.public_key()
+        # Client-side encoder (clips to the bound) and the server's own bound.
+        self.encoder = Encoder(params, self.scale, self.tau)
+        self.server_bound = int(self.encoder.bound)
+        self._inbox: dict[tuple[int, int], Any] = {}
+        self.forgeries = 0
+
+    # -- client side -------------------------------------------------------------------
+    def _proof_context(self, round_index: int, client_id: int) -> bytes:
+        from zkflpq.zk import proof_context
+
+        return proof_context(PROTOCOL_VERSION, AGGREGATOR_ID, round_index, f"client-{client_id}")
+
+    def _statement(self, ct, ctx: bytes):
+        from zkflpq.zk import NormStatement
+
+        return NormStatement(self.params, self.bfv_pk, ct, self.server_bound, ctx)
+
+    def _encrypt_and_prove(self, m: np.ndarray, ctx: bytes):
+        """Encrypt m, prove ‖m‖ ≤ B for that ciphertext; re-encrypt if the randomness
+        came out above the public bound (rare; ProvingFailed)."""
+        from zkflpq.bfv import encrypt_with_randomness
+        from zkflpq.zk import prove
+        from zkflpq.zk.errors import ProvingFailed
+
+        for _ in range(8):
+            with self.timer("encrypt"):
+                ct, rand = encrypt_with_randomness(self.bfv_pk, m)
+            try:
+                with self.timer("prove"):
+                    proof = prove(self._statement(ct, ctx), m, rand)
+                return ct, proof
+            except ProvingFailed:
+                continue
+        raise RuntimeError("proving failed 8 times in a row")
+
+    def _saturating_encode(self, update: np.ndarray) -> np.ndarray:
+        """What an attacker sends: its update quantised at the same scale, unclipped
+        (saturated to the plaintext space only where it would not fit)."""
+        n = self.params.n
+        lim = self.params.t // 2 - 1
+        y = np.clip(np.rint(np.asarray(update, dtype=np.float64) * self.scale), -lim, lim)
+        k = -(-y.shape[0] // n)
+        out = np.zeros(k * n, dtype=np.int64)
+        out[: y.shape[0]] = y.astype(np.int64)
+        return out.reshape(k, n)
+
+    def client_update_fn(self, update, info):
+        from zkflpq.bfv import encode_ciphertexts, encrypt
+        from zkflpq.pq import seal
+
+        k, r = info.client_id, info.round_index
+        ctx = self._proof_context(r, k)
+        attacker = self.is_attacker(k, r)
+        norm = float(np.linalg.norm(np.asarray(update, dtype=np.float64)))
+        forged = attacker and not (math.isfinite(norm) and norm <= self.tau)
+        if not forged:
+            # honest client, or an attacker whose update fits the bound: prove honestly
+            with self.timer("quantise"):
+                m = self.encoder.encode(update)
+            ct, proof = self._encrypt_and_prove(m, ctx)
+        else:
+            # the honest prover refuses (NormBoundExceeded); forge: send the oversized
+            # update's ciphertext with a proof made for the clipped update's ciphertext
+            self.forgeries += 1
+            with self.timer("quantise"):
+                m_bad = self._saturating_encode(np.nan_to_num(update))
+                m_ok = self.encoder.encode(np.nan_to_num(update))
+            with self.timer("encrypt"):
+                ct = encrypt(self.bfv_pk, m_bad)
+            _, proof = self._encrypt_and_prove(m_ok, ctx)
+        with self.timer("serialise"):
+            ct_b = encode_ciphertexts(ct)
+            pf_b = proof_bytes(proof, self.params)
+            body = _pack(ct_b, pf_b)
+        with self.timer("seal"):
+            sealed, _ = seal(self._kem_pk, body, _seal_context(r, k))
+        self.messages.append({
+            "round": r, "client": k, "forged": forged,
+            "plaintext_bytes": 4 * int(np.asarray(update).shape[0]),
+            "ciphertext_bytes": len(ct_b), "proof_bytes": len(pf_b),
+            "envelope_bytes": len(sealed),
+        })
+        return sealed
+
+    # -- server side -------------------------------------------------------------------
+    def defence(self, submission, info):
+        from zkflpq.bfv import BfvDecodeError, decode_ciphertexts
+        from zkflpq.pq import PqError, open_sealed
+        from zkflpq.zk import decode_proof, verify
+        from zkflpq.zk.errors import ProofDecodeError
+
+        k, r = info.client_id, info.round_index
+        d = int(info.global_vec.shape[0])
+        want_k = -(-d // self.params.n)
+
+        def reject(reason: str) -> Decision:
+            self.verdicts.append({"round": r, "client": k, "accepted": False, "reason": reason})
+            return Decision(False, reason)
+
+        with self.timer("open"):
+            try:
+                body, _ = open_sealed(self._kem_sk, submission, _seal_context(r, k))
+            except PqError as exc:
+                return reject(f"envelope:{type(exc).__name__}")
+        with self.timer("deserialise"):
+            try:
+                ct_b, pf_b = _unpack(body, 2)
+                ct = decode_ciphertexts(ct_b, self.params, max_chunks=want_k)
+            except (ValueError, BfvDecodeError) as exc:
+                return reject(f"decode:{exc}")
+            if len(ct) != want_k:
+                return reject("decode:wrong chunk count")
+            statement = self._statement(ct, self._proof_context(r, k))
+            try:
+                proof = decode_proof(pf_b, statement)
+            except ProofDecodeError:
+                return reject("proof:malformed")
+        with self.timer("verify"):
+            verdict = verify(statement, proof)
+        if not verdict.accepted:
+            return reject(f"proof:{verdict.reason}")
+        self._inbox[(r, k)] = ct
+        self.verdicts.append({"round": r, "client": k, "accepted": True, "reason": None})
+        return Decision(True)
+
+    def aggregate_fn(self, global_vec, accepted, infos):
+        from zkflpq.bfv import decrypt, sum_ciphertexts
+
+        cts = [self._inbox.pop((i.round_index, i.client_id)) for i in infos]
+        self._inbox.clear()
+        g = np.asarray(global_vec, dtype=np.float32)
+        if not cts:
+            return g.copy()
+        with self.timer("aggregate"):
+            agg = sum_ciphertexts(cts)
+        with self.timer("decrypt"):
+            m = decrypt(self._bfv_sk, agg)
+            mean = self.encoder.decode(m, g.shape[0], n_summed=len(cts))
+        return (g.astype(np.float64) + mean).astype(np.float32)
+
+
+def make_pipeline(
+    name: str,
+    *,
+    params: Any = None,
+    tau: float = 5.0,
+    is_attacker: Callable[[int, int], bool] = lambda k, r: False,
+    kem: str = "mlkem768",
+    scale: float = DEFAULT_SCALE,
+) -> Pipeline:
+    if name == "standard":
+        return StandardPipeline()
+    if name == "mlkem":
+        return MlKemPipeline(kem)
+    if name == "zkflpq":
+        if params is None:
+            from zkflpq.bfv import DEFAULT as params
+        return ZkflPqPipeline(params, tau, scale=scale, is_attacker=is_attacker, kem=kem)
+    raise ValueError(f"unknown configuration {name!r}; known: {CONFIGS}")
