@@ -37,34 +37,32 @@ def _block_stream(seed: bytes, label: bytes, n: int):
         yield np.frombuffer(rng.random_bytes(nbytes), dtype=np.uint8).reshape(JL_ROWS, n // 4)
 
 
-_SPLIT_BITS = 12
-_SPLIT_PARTS = 3  # |w| < 2^35 in three 12-bit signed limbs
+@nb.njit(cache=True)
+def _project_block(bits, w, acc):
+    # Branch-free: entry = lo·(1 − 2·hi) for the two bits of each entry.
+    rows, nbytes = bits.shape
+    for j in range(rows):
+        s = np.int64(0)
+        for k in range(nbytes):
+            b = np.int64(bits[j, k])
+            base = 4 * k
+            for t in range(4):
+                lo = (b >> (2 * t)) & 1
+                hi = (b >> (2 * t + 1)) & 1
+                s += lo * (1 - 2 * hi) * w[base + t]
+        acc[j] += s
 
 
 def jl_project(seed: bytes, label: bytes, w: np.ndarray) -> np.ndarray:
-    """Π·w over Z for w of shape (blocks, N) int64 with |w| < 2^35; returns (256,) int64.
-
-    w is split into three 12-bit limbs so each float32 BLAS partial sum stays below
-    N·2^12 ≤ 2^24 (exact for N ≤ 4096).
-    """
+    """Π·w over Z for w of shape (blocks, N) int64 with |w| < 2^40; returns (256,) int64."""
     blocks, n = w.shape
-    if n > 4096 or (w.size and np.abs(w).max() >= 1 << 35):
-        raise ValueError("jl_project needs N ≤ 4096 and |w| < 2^35")
-    limbs = []
-    rest = np.asarray(w, dtype=np.int64)
-    for _ in range(_SPLIT_PARTS):
-        low = ((rest + (1 << (_SPLIT_BITS - 1))) & ((1 << _SPLIT_BITS) - 1)) - (1 << (_SPLIT_BITS - 1))
-        limbs.append(low)
-        rest = (rest - low) >> _SPLIT_BITS
-    split = np.stack(limbs, axis=-1).astype(np.float32)  # (blocks, N, parts)
-    acc = np.zeros((JL_ROWS, _SPLIT_PARTS), dtype=np.int64)
-    dense = np.empty((JL_ROWS, n), dtype=np.float32)
+    if w.size and np.abs(w).max() >= 1 << 40:
+        raise ValueError("jl_project needs |w| < 2^40")
+    acc = np.zeros(JL_ROWS, dtype=np.int64)
     stream = _block_stream(seed, label, n)
     for b in range(blocks):
-        _decode_block(next(stream), dense)
-        acc += (dense @ split[b]).astype(np.int64)
-    weights = np.array([1 << (_SPLIT_BITS * i) for i in range(_SPLIT_PARTS)], dtype=np.int64)
-    return acc @ weights
+        _project_block(next(stream), np.ascontiguousarray(w[b], dtype=np.int64), acc)
+    return acc
 
 
 def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray) -> np.ndarray:
