@@ -175,3 +175,19 @@ def test_ring_validation():
         RingContext(48, PRIMES)
     with pytest.raises(ValueError):
         RingContext(N, (PRIMES[0] + 2,))  # not 1 mod 2N
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_batched_add_sub_fast_path_and_broadcasting(seed):
+    rng = np.random.default_rng(seed)
+    p = np.array(PRIMES)[:, None]
+    a = rng.integers(0, p, (2, 3, len(PRIMES), N))
+    b = rng.integers(0, p, (2, 3, len(PRIMES), N))
+    a[0, 0, :, 0] = p[:, 0] - 1
+    b[0, 0, :, 0] = p[:, 0] - 1
+    expect_add = (a.astype(object) + b) % p
+    expect_sub = (a.astype(object) - b) % p
+    assert np.array_equal(RING.add(a, b), expect_add)  # same-shape fused kernel
+    assert np.array_equal(RING.sub(a, b), expect_sub)
+    assert np.array_equal(RING.add(a, b[0, 0]), (a.astype(object) + b[0, 0]) % p)  # broadcast
+    assert np.array_equal(RING.sub(a[:, ::2], b[:, ::2]), expect_sub[:, ::2])  # non-contiguous

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numba as nb
 import numpy as np
 
 from ..ring import Csprng, RingContext, centered_binomial, ternary, uniform_mod
@@ -231,37 +232,97 @@ def _phase(sk: SecretKey, ct: Ciphertexts) -> np.ndarray:
     return r.add(ct.c0, c1s)  # (k, L, N)
 
 
+@nb.njit(cache=True)
+def _round_kernel(x, primes, q_star_inv, q_star_inv_shoup, inv_p, t, out, rems, rnd,
+                  near_half):
+    """round(t·x/q) mod t (centred) per coefficient of x (R, L, N), see _round_t_over_q.
+
+    Also stores the r_i (rems), the float rounding of F that was used (rnd), and flags
+    coefficients whose F lies within 2^-36 of a half-integer (near_half), for an exact
+    recomputation by the caller.
+    """
+    R, L, N = x.shape
+    mask = t - 1  # t is a power of two ≤ 2^32
+    half = t >> 1
+    for r in range(R):
+        for j in range(N):
+            acc = 0
+            f = 0.0
+            for i in range(L):
+                p = primes[i]
+                a = x[r, i, j]
+                # Shoup: y = a·c mod p with c' = floor(c·2^32/p), a < 2^32
+                qq = (np.uint64(a) * np.uint64(q_star_inv_shoup[i])) >> np.uint64(32)
+                y = a * q_star_inv[i] - np.int64(qq) * p
+                if y >= p:
+                    y -= p
+                # y·t = w·p + rem; y·t < 2^63, and the float quotient is off by ≤ 1
+                w = np.int64(np.float64(y) * (np.float64(t) * inv_p[i]))
+                rem = y * t - w * p
+                if rem < 0:
+                    w -= 1
+                    rem += p
+                elif rem >= p:
+                    w += 1
+                    rem -= p
+                acc = (acc + w) & mask
+                f += np.float64(rem) * inv_p[i]
+                rems[i, r, j] = rem
+            fl = np.floor(f)
+            d = f - fl - 0.5
+            near_half[r, j] = -2.0**-36 < d < 2.0**-36
+            rounded = np.int64(fl) + (1 if d > 0 else 0)
+            rnd[r, j] = rounded
+            m = (acc + rounded) & mask
+            out[r, j] = m - t if m > half else m
+
+
+_ROUND_CONSTANTS: dict[BfvParams, tuple[np.ndarray, ...]] = {}
+
+
+def _round_constants(params: BfvParams) -> tuple[np.ndarray, ...]:
+    c = _ROUND_CONSTANTS.get(params)
+    if c is None:
+        qsi = ring_of(params).basis.q_star_inv
+        c = (np.array(params.primes, dtype=np.int64), np.array(qsi, dtype=np.int64),
+             np.array([(v << 32) // p for v, p in zip(qsi, params.primes, strict=True)],
+                      dtype=np.int64),
+             np.array([1.0 / p for p in params.primes], dtype=np.float64))
+        _ROUND_CONSTANTS[params] = c
+    return c
+
+
 def _round_t_over_q(params: BfvParams, x: np.ndarray) -> np.ndarray:
     """round(t·x/q) mod t, centred, from residues without a big-integer lift; exact.
 
     With y_i = x_i·(q/p_i)^-1 mod p_i, t·x/q ≡ Σ_i y_i·t/p_i (mod t). Write
-    y_i·t = w_i·p_i + r_i: the integer parts w_i are exact in uint64 (y_i·t < 2^63) and
+    y_i·t = w_i·p_i + r_i: the integer parts w_i are exact in int64 (y_i·t < 2^63) and
     the fractional part is F = Σ_i r_i/p_i = S/q with S = Σ_i r_i·(q/p_i). F is summed
-    in float64 (absolute error < 2^-50); only where F lies within 2^-36 of a
+    in float64 (absolute error < 2^-48); only where F lies within 2^-36 of a
     half-integer (i.e. the noise is within ≈ 2^-36·Δ of ±Δ/2) is it recomputed exactly
     as round(S/q) with Python integers. q is odd, so S/q is never a half-integer and
     the rounding is always well defined: decryption equals the exact BFV formula.
     """
-    r = ring_of(params)
     t = params.t
-    ints = np.zeros(x.shape[:-2] + x.shape[-1:], dtype=np.int64)
-    frac = np.zeros(ints.shape, dtype=np.float64)
-    rems = []
-    for i, p in enumerate(params.primes):
-        y = (x[..., i, :] * r.basis.q_star_inv[i]) % p
-        whole, rem = np.divmod(y.astype(np.uint64) * np.uint64(t), np.uint64(p))
-        ints = (ints + (whole % np.uint64(t)).astype(np.int64)) % t
-        frac += rem.astype(np.float64) / p
-        rems.append(rem)
-    rounded = np.rint(frac)
-    near_half = np.abs(np.abs(frac - np.floor(frac)) - 0.5) < 2.0**-36
+    L, n = len(params.primes), params.n
+    lead = x.shape[:-2]
+    xb = np.ascontiguousarray(x, dtype=np.int64).reshape(-1, L, n)
+    rows = xb.shape[0]
+    out = np.empty((rows, n), dtype=np.int64)
+    rems = np.empty((L, rows, n), dtype=np.int64)
+    rnd = np.empty((rows, n), dtype=np.int64)
+    near_half = np.empty((rows, n), dtype=np.bool_)
+    primes, q_star_inv, q_star_inv_shoup, inv_p = _round_constants(params)
+    _round_kernel(xb, primes, q_star_inv, q_star_inv_shoup, inv_p, t, out, rems, rnd, near_half)
     if near_half.any():
         q = params.q
-        for idx in zip(*np.nonzero(near_half), strict=True):
-            s = sum(int(rem[idx]) * qs for rem, qs in zip(rems, r.basis.q_star, strict=True))
-            rounded[idx] = (2 * s + q) // (2 * q)  # round(S/q); never a tie (q odd)
-    m = (ints + rounded.astype(np.int64)) % t
-    return np.where(m > t // 2, m - t, m)
+        q_star = ring_of(params).basis.q_star
+        for r, j in zip(*np.nonzero(near_half), strict=True):
+            s = sum(int(rems[i, r, j]) * q_star[i] for i in range(L))
+            exact = (2 * s + q) // (2 * q)  # round(S/q); never a tie (q odd)
+            m = (int(out[r, j]) - int(rnd[r, j]) + exact) % t
+            out[r, j] = m - t if m > t // 2 else m
+    return out.reshape(lead + (n,))
 
 
 def decrypt(sk: SecretKey, ct: Ciphertexts) -> np.ndarray:

@@ -68,6 +68,35 @@ def mul_sparse_ternary_int(a: np.ndarray, positions: np.ndarray, signs: np.ndarr
     return out.reshape(shape)
 
 
+def _same_layout(a: np.ndarray, b: np.ndarray, ring: RingContext) -> bool:
+    """Both (..., L, N) C-contiguous int64 arrays of one shape (no broadcasting)."""
+    return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+            and a.ndim >= 2 and a.shape[-2:] == (len(ring.primes), ring.n)
+            and a.dtype == np.int64 and b.dtype == np.int64
+            and a.flags.c_contiguous and b.flags.c_contiguous)
+
+
+@nb.njit(cache=True)
+def _add_mod_kernel(a, b, p, out):
+    # (..., L, N) flattened to rows: row r holds residues mod p[r % L]; out = a + b mod p
+    L = p.shape[0]
+    for r in range(a.shape[0]):
+        pr = p[r % L]
+        for j in range(a.shape[1]):
+            s = a[r, j] + b[r, j] - pr
+            out[r, j] = s + ((s >> 63) & pr)
+
+
+@nb.njit(cache=True)
+def _sub_mod_kernel(a, b, p, out):
+    L = p.shape[0]
+    for r in range(a.shape[0]):
+        pr = p[r % L]
+        for j in range(a.shape[1]):
+            s = a[r, j] - b[r, j]
+            out[r, j] = s + ((s >> 63) & pr)
+
+
 @dataclass(frozen=True)
 class RingContext:
     """R_q for one degree N and one RNS basis, with cached NTT tables."""
@@ -114,11 +143,21 @@ class RingContext:
 
     # -- ring operations --------------------------------------------------------
     def add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if _same_layout(a, b, self):  # common case (ciphertext sums): one fused pass
+            out = np.empty_like(a)
+            _add_mod_kernel(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]),
+                            self.basis.p, out.reshape(-1, a.shape[-1]))
+            return out
         s = a + b - self.p
         s += (s >> 63) & self.p  # branch-free: add p back where the result went negative
         return s
 
     def sub(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if _same_layout(a, b, self):
+            out = np.empty_like(a)
+            _sub_mod_kernel(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]),
+                            self.basis.p, out.reshape(-1, a.shape[-1]))
+            return out
         s = a - b
         s += (s >> 63) & self.p
         return s
