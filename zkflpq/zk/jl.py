@@ -65,25 +65,47 @@ def jl_project(seed: bytes, label: bytes, w: np.ndarray) -> np.ndarray:
     return acc
 
 
+@nb.njit(cache=True)
+def _combine_block(bits, gamma, out):
+    # out[r, c] = Σ_j gamma[r, j]·Π[j, c] for one column block, in float64: every
+    # partial sum is an integer below 256·2^32 = 2^40 < 2^53, so it is exact.
+    rows, nbytes = bits.shape
+    rho = gamma.shape[0]
+    n = 4 * nbytes
+    e = np.empty(n, dtype=np.float64)
+    for r in range(rho):
+        for c in range(n):
+            out[r, c] = 0.0
+    for j in range(rows):
+        for k in range(nbytes):
+            b = bits[j, k]
+            for t in range(4):
+                lo = (b >> (2 * t)) & 1
+                hi = (b >> (2 * t + 1)) & 1
+                e[4 * k + t] = np.float64(lo) * (1.0 - 2.0 * np.float64(hi))
+        for r in range(rho):
+            g = gamma[r, j]
+            for c in range(n):
+                out[r, c] += e[c] * g
+
+
 def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray) -> np.ndarray:
     """Σ_j γ_{r,j}·Π_j per repetition r, for γ of shape (ρ, 256) in [0, 2^32).
 
-    Returns (ρ, blocks, N) int64, exact (|value| < 256·2^32 = 2^40). The product runs
-    in float32 BLAS on 16-bit halves of γ: each partial sum is < 256·2^16 = 2^24, so
-    float32 is exact.
+    Returns (ρ, blocks, N) int64, exact (|value| < 256·2^32 = 2^40). Single-threaded
+    numba kernel (no BLAS threads, so one-core benchmarks measure one core).
     """
     gamma = np.asarray(gamma, dtype=np.int64)
     rho = gamma.shape[0]
     if gamma.shape != (rho, JL_ROWS) or gamma.min() < 0 or gamma.max() >= 1 << 32:
         raise ValueError("gamma must be (rho, 256) in [0, 2^32)")
-    halves = np.concatenate([gamma >> 16, gamma & 0xFFFF]).astype(np.float32)  # (2ρ, 256)
+    gamma_f = np.ascontiguousarray(gamma, dtype=np.float64)
     out = np.empty((rho, blocks, n), dtype=np.int64)
-    dense = np.empty((JL_ROWS, n), dtype=np.float32)
+    part = np.empty((rho, n), dtype=np.float64)
     stream = _block_stream(seed, label, n)
     for b in range(blocks):
-        _decode_block(next(stream), dense)
-        part = (halves @ dense).astype(np.int64)
-        out[:, b, :] = (part[:rho] << 16) + part[rho:]
+        _combine_block(next(stream), gamma_f, part)
+        out[:, b, :] = part
     return out
 
 
