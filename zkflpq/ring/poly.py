@@ -40,8 +40,15 @@ def automorphism_int(a: np.ndarray, k: int) -> np.ndarray:
 
 
 def sigma_int(a: np.ndarray) -> np.ndarray:
-    """σ: X ↦ X^{-1} on integer polynomials, so ct(σ(a)·b) = <a, b>."""
-    return automorphism_int(a, 2 * a.shape[-1] - 1)
+    """σ: X ↦ X^{-1} on integer polynomials, so ct(σ(a)·b) = <a, b>.
+
+    σ(X^i) = X^{2N−i} = −X^{N−i}: keep a_0, reverse and negate the rest (a slice,
+    much cheaper than the general automorphism's scatter)."""
+    a = np.asarray(a, dtype=np.int64)
+    out = np.empty_like(a)
+    out[..., 0] = a[..., 0]
+    np.negative(a[..., :0:-1], out=out[..., 1:])
+    return out
 
 
 @nb.njit(cache=True)
@@ -191,8 +198,12 @@ class RingContext:
         return out
 
     def sigma(self, a: np.ndarray) -> np.ndarray:
-        """σ: X ↦ X^{-1}."""
-        return self.automorphism(a, 2 * self.n - 1)
+        """σ: X ↦ X^{-1} (coefficient domain)."""
+        out = np.empty_like(a)
+        out[..., 0] = a[..., 0]
+        tail = a[..., :0:-1]
+        out[..., 1:] = np.where(tail == 0, 0, self.p - tail)
+        return out
 
     def mul_sparse_ternary(self, a: np.ndarray, positions: np.ndarray,
                            signs: np.ndarray) -> np.ndarray:

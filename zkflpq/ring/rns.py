@@ -59,7 +59,7 @@ class RnsBasis:
     def reduce(self, x: np.ndarray) -> np.ndarray:
         """Signed int64 array (..., n) → residues (..., L, n) in [0, p_i)."""
         x = np.ascontiguousarray(x, dtype=np.int64)
-        if x.ndim == 0 or x.shape[-1] == 0 or np.abs(x).max() >= 1 << 52:
+        if x.ndim == 0 or x.shape[-1] == 0 or x.max() >= 1 << 52 or x.min() <= -(1 << 52):
             return np.mod(x[..., None, :], self.p[:, None])
         flat = x.reshape(-1, x.shape[-1])
         out = np.empty((flat.shape[0], self.size, x.shape[-1]), dtype=np.int64)

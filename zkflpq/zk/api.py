@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..bfv.encoder import Encoder
+from ..bfv.encoder import Encoder, norm_bound
 from ..bfv.scheme import Ciphertexts, PublicKey, encrypt_with_randomness
 from ..ring import Csprng
 from .errors import NormBoundExceeded, ProvingFailed
@@ -40,13 +40,14 @@ def encrypt_and_prove(public_key: PublicKey, update: np.ndarray, tau: float, sca
     if math.sqrt(float(np.dot(update, update))) > tau:
         raise NormBoundExceeded(f"update norm exceeds tau = {tau}: clip before proving")
     encoder = Encoder(public_key.params, scale, tau)
+    bound = norm_bound(tau, scale)
     m = encoder.encode(update, rng)
     rng = rng or Csprng()
     for _ in range(8):
         ct, rand = encrypt_with_randomness(public_key, m, rng)
-        statement = NormStatement(public_key.params, public_key, ct, encoder.bound, context)
+        statement = NormStatement(public_key.params, public_key, ct, bound, context)
         try:
-            return ct, prove(statement, m, rand, rng), encoder.bound
+            return ct, prove(statement, m, rand, rng), bound
         except ProvingFailed:
             continue  # noise above the public bound (probability < 2^-60): re-encrypt
     raise ProvingFailed("could not produce a proof")

@@ -85,7 +85,7 @@ def _statement_transcript(st: NormStatement) -> Transcript:
     T.absorb(b"public-key", st.public_key.digest)
     T.absorb(b"context", st.context)
     T.absorb(b"bound", st.bound.to_bytes(8, "little"))
-    T.absorb_array(b"ciphertexts", st.ciphertexts.data)
+    T.absorb_residues(b"ciphertexts", st.ciphertexts.data)
     return T
 
 
@@ -217,8 +217,8 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
         t0 = ck.commit_t0(r_hat)
         t_msg = R.add(R.intt(ck.inner_ntt(zk.rows_sent, r_hat)), msgs)
         T2 = T1.copy()
-        T2.absorb_array(b"t0", t0)
-        T2.absorb_array(b"t-msg", t_msg)
+        T2.absorb_residues(b"t0", t0)
+        T2.absorb_residues(b"t-msg", t_msg)
         seed_jl = T2.squeeze(b"jl-seed", 32)
         v_m = jl_project(seed_jl, b"m", w_m)
         v_e = jl_project(seed_jl, b"e", w_e)
@@ -249,7 +249,7 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
         h[i] = R.add(R.add(R.intt(f_hat), g[i]), const)
     if h[:, :, 0].any():
         raise AssertionError("honest relation has a non-zero constant term")
-    T2.absorb_array(b"h", h)
+    T2.absorb_residues(b"h", h)
 
     # Steps 5–6: Σ-protocol masks, challenge, responses; restart on rejection.
     sigma = bnds.sigma
@@ -284,10 +284,10 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
         t_G1 = R.add(R.intt(ck.inner_ntt(zk.rows_G1, r_hat)), G1)
         v = np.stack([R.sub(R.scalar_mul(g0, rel.mu[i]), yG1_hat[i])
                       for i in range(rho)])
-        T3.absorb_array(b"t-G1", t_G1)
-        T3.absorb_array(b"W-ct", w_ct)
-        T3.absorb_array(b"W0", w0)
-        T3.absorb_array(b"v", v)
+        T3.absorb_residues(b"t-G1", t_G1)
+        T3.absorb_residues(b"W-ct", w_ct)
+        T3.absorb_residues(b"W0", w0)
+        T3.absorb_residues(b"v", v)
         c = sample_challenge(T3.squeeze(b"challenge", 32), n, zk.challenge_weight)
         shift = {b: mul_sparse_ternary_int(secret[b], c.positions, c.coefficients) for b in secret}
         if any(_l2(shift[b]) > bnds.shift_bounds[b] for b in secret):
@@ -325,7 +325,11 @@ def verify(st: NormStatement, proof: NormProof | bytes) -> Verdict:
         return Verdict(False, "jl_too_large")
     if any(_l2(proof.z[b]) > bnds.z_norm_bound[b] for b in bnds.block_sizes):
         return Verdict(False, "response_too_large")
-    return Verdict(True) if _challenge_recomputes(st, proof, zk) else Verdict(False, "proof_invalid")
+    try:
+        ok = _challenge_recomputes(st, proof, zk)
+    except ValueError:  # e.g. a statement whose ciphertext residues are out of range
+        return Verdict(False, "malformed")
+    return Verdict(True) if ok else Verdict(False, "proof_invalid")
 
 
 def _shapes_ok(p: NormProof, zk: ZkParams) -> bool:
@@ -351,13 +355,13 @@ def _challenge_recomputes(st: NormStatement, p: NormProof, zk: ZkParams) -> bool
     ck = commitment_key(zk)
     k, B, rho = st.k, st.bound, zk.rho
     T = _statement_transcript(st)
-    T.absorb_array(b"t0", p.t0)
-    T.absorb_array(b"t-msg", p.t_msg)
+    T.absorb_residues(b"t0", p.t0)
+    T.absorb_residues(b"t-msg", p.t_msg)
     seed_jl = T.squeeze(b"jl-seed", 32)
     T.absorb_array(b"z-jm", p.z_jm)
     T.absorb_array(b"z-je", p.z_je)
     rel = _Relation(zk, k, T, seed_jl, p.z_jm, p.z_je)
-    T.absorb_array(b"h", p.h)
+    T.absorb_residues(b"h", p.h)
 
     c_hat = _ntt_int(R, p.c.dense())
     c2_hat = R.mul_ntt(c_hat, c_hat)
@@ -395,9 +399,9 @@ def _challenge_recomputes(st: NormStatement, p: NormProof, zk: ZkParams) -> bool
         acc = R.sub(acc, R.mul_ntt(c2_hat, h_hat[i]))
         acc = R.sub(acc, R.mul_ntt(c_hat, t_G1_hat[i]))
         v[i] = R.add(acc, bz[i])
-    T.absorb_array(b"t-G1", p.t_G1)
-    T.absorb_array(b"W-ct", w_ct)
-    T.absorb_array(b"W0", w0)
-    T.absorb_array(b"v", v)
+    T.absorb_residues(b"t-G1", p.t_G1)
+    T.absorb_residues(b"W-ct", w_ct)
+    T.absorb_residues(b"W0", w0)
+    T.absorb_residues(b"v", v)
     c_check = sample_challenge(T.squeeze(b"challenge", 32), zk.n, zk.challenge_weight)
     return c_check == p.c

@@ -35,6 +35,16 @@ class Transcript:
         shape = struct.pack(f"<{a.ndim}Q", *a.shape)
         self.absorb(label, shape + a.tobytes())
 
+    def absorb_residues(self, label: bytes, array: np.ndarray) -> None:
+        """Absorb an array of residues mod primes < 2^31 as little-endian uint32
+        (half the bytes of int64; values outside [0, 2^31) are refused)."""
+        a = np.asarray(array)
+        if a.size and (a.min() < 0 or a.max() >= 1 << 31):
+            raise ValueError("residues must lie in [0, 2^31)")
+        u = np.ascontiguousarray(a, dtype="<u4")
+        shape = struct.pack(f"<{u.ndim}Q", *u.shape)
+        self.absorb(label, shape + u.tobytes())
+
     def squeeze(self, label: bytes, n: int) -> bytes:
         """n challenge bytes for `label`; the squeeze itself is absorbed so later
         challenges depend on it."""
