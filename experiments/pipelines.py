@@ -120,6 +120,14 @@ class StandardPipeline(Pipeline):
     def __init__(self) -> None:
         super().__init__(name="standard")
 
+    def client_update_fn(self, update, info):
+        d = int(np.asarray(update).shape[0])
+        self.messages.append({
+            "round": info.round_index, "client": info.client_id, "plaintext_bytes": 4 * d,
+            "params_total": d, "encrypted_params": 0, "proven_params": 0,
+        })
+        return update
+
 
 class MlKemPipeline(Pipeline):
     """Sealed plaintext updates (float32 little-endian) to the aggregator's KEM key."""
@@ -144,6 +152,8 @@ class MlKemPipeline(Pipeline):
         self.messages.append({
             "round": info.round_index, "client": info.client_id,
             "plaintext_bytes": len(body), "envelope_bytes": len(sealed),
+            "params_total": int(np.asarray(update).shape[0]), "encrypted_params": 0,
+            "proven_params": 0,
         })
         return sealed
 
@@ -277,6 +287,7 @@ class ZkflPqPipeline(Pipeline):
         from zkflpq.pq import seal
 
         k, r = info.client_id, info.round_index
+        d = int(np.asarray(update).shape[0])
         ctx = self._proof_context(r, k)
         attacker = self.is_attacker(k, r)
         norm = float(np.linalg.norm(np.asarray(update, dtype=np.float64)))
@@ -307,6 +318,11 @@ class ZkflPqPipeline(Pipeline):
             "plaintext_bytes": 4 * int(np.asarray(update).shape[0]),
             "ciphertext_bytes": len(ct_b), "proof_bytes": len(pf_b),
             "envelope_bytes": len(sealed),
+            "params_total": d, "chunks": len(ct),
+            # coordinates carried inside BFV ciphertexts / covered by the proof's statement
+            "encrypted_params": min(len(ct) * self.params.n, d),
+            "proven_params": min(int(proof.k) * self.params.n, d),
+            "plaintext_params_sent": 0,
         })
         return sealed
 

@@ -1,0 +1,238 @@
+"""Part B4: poisoning-attack suite with and without the proven norm bound.
+
+Every attack of :mod:`zkflpq.fl.attacks` (plus an adaptive "Gaussian noise scaled to
+the bound" variant) runs in the paper's setting (5 clients, 10 rounds, client 3
+malicious from round index 3, τ = 5) under three defences:
+
+- ``no_bound``: plain FedAvg, nothing checked, honest clients do not clip, the
+  attacker is unconstrained (τ = ∞; the backdoor is then the boosted, unprojected
+  update — model replacement).
+- ``proven_bound``: the ZKFL-PQ pipeline with real BFV encryption of every parameter,
+  real norm proofs and real verification at τ = 5 (:class:`~experiments.pipelines.
+  ZkflPqPipeline`). Attackers whose update fits the bound prove it honestly; the others
+  submit a forged proof (see the pipeline's docstring) and are rejected.
+- ``plaintext_check``: the plaintext L2 check at τ = 5 on unencrypted updates — a
+  cross-check only: it must make the same decisions as the proof.
+
+Per cell: final accuracy, share of malicious updates rejected, honest updates
+rejected, backdoor success (backdoor only), mean L2 norm of the malicious updates.
+
+    python -m experiments.attack_matrix            # full → paper_results/attacks/
+    python -m experiments.attack_matrix --quick --out /tmp/a
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import DEFAULT_OUT, add_common_args, machine_info, write_json
+from .federation import RunSpec, run_many
+
+__all__ = ["ATTACK_ROWS", "DEFENCES", "run", "main"]
+
+# (row label, attack name, kwargs, description)
+ATTACK_ROWS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("none", "none", {}, "no attack (reference)"),
+    ("gaussian", "gaussian", {"std": 50.0}, "N(0, 50²) noise per coordinate (the paper's)"),
+    ("gaussian_at_bound", "bounded:gaussian", {"std": 50.0},
+     "N(0, 50²) noise rescaled by the attacker to norm 0.999·τ (adaptive)"),
+    ("scaling", "scaling", {}, "model replacement: honest update × n_clients (5)"),
+    ("sign_flip", "sign_flip", {"scale": 5.0}, "−5 × honest update"),
+    ("label_flip", "label_flip", {}, "trains on labels y → 3 − y"),
+    ("alie", "alie", {}, "A Little Is Enough: μ − z_max·σ of the benign updates"),
+    ("ipm", "ipm", {"epsilon": 10.0}, "inner-product manipulation: −10 × mean benign update"),
+    ("min_max", "min_max", {}, "Shejwalkar–Houmansadr min-max (unit-vector perturbation)"),
+    ("min_sum", "min_sum", {}, "Shejwalkar–Houmansadr min-sum (unit-vector perturbation)"),
+    ("backdoor", "backdoor", {"scale_to_bound": True},
+     "constrain-and-scale backdoor: 4×4 trigger → class 0, boosted and scaled to ‖u‖ = τ"),
+]
+
+DEFENCES = ("no_bound", "proven_bound", "plaintext_check")
+QUICK_ATTACKS = ("none", "gaussian", "gaussian_at_bound", "scaling", "backdoor")
+
+
+def _specs(quick: bool) -> tuple[list[tuple[str, str, RunSpec]], dict[str, Any]]:
+    fed: dict[str, Any] = (
+        {"hidden": [4], "n_rounds": 3, "attack_start_round": 1} if quick else {}
+    )
+    bfv = "INSECURE_N256" if quick else "DEFAULT"
+    out = []
+    for label, name, kw, _ in _rows(quick):
+        for dfn in DEFENCES:
+            if dfn == "no_bound":
+                f = {**fed, "tau": math.inf, "clip_honest": False}
+                akw = {**kw, "scale_to_bound": False} if name == "backdoor" else kw
+                spec = RunSpec(label=f"{label}/{dfn}", config="standard", attack=name,
+                               attack_kwargs=akw, fed=f, defence="none", keep_rounds=False)
+            elif dfn == "proven_bound":
+                spec = RunSpec(label=f"{label}/{dfn}", config="zkflpq", attack=name,
+                               attack_kwargs=kw, fed=dict(fed), bfv=bfv, keep_rounds=False)
+            else:
+                spec = RunSpec(label=f"{label}/{dfn}", config="standard", attack=name,
+                               attack_kwargs=kw, fed=dict(fed), defence="norm_check",
+                               keep_rounds=False)
+            out.append((label, dfn, spec))
+    return out, {"fed": fed, "bfv": bfv}
+
+
+def _rows(quick: bool) -> list[tuple[str, str, dict[str, Any], str]]:
+    return [r for r in ATTACK_ROWS if not quick or r[0] in QUICK_ATTACKS]
+
+
+def _cell(res: dict[str, Any]) -> dict[str, Any]:
+    s = res["summary_ext"]
+    mal = [n for n in s["malicious_norms"] if n is not None]
+    return {
+        "final_accuracy": s["final_accuracy"],
+        "malicious_rejected_rate": s["malicious_rejected_rate"],
+        "malicious_rejected": s["malicious_rejected"],
+        "malicious_submissions": s["malicious_submissions"],
+        "honest_rejected_rate": s["honest_rejected_rate"],
+        "honest_rejected": s["honest_rejected"],
+        "honest_submissions": s["honest_submissions"],
+        "final_backdoor_success": s["final_backdoor_success"],
+        "mean_malicious_norm": (sum(mal) / len(mal)) if mal else None,
+        "max_malicious_norm": max(mal) if mal else None,
+        "malicious_norm_non_finite": len(s["malicious_norms"]) - len(mal),
+        "diverged": s["diverged"],
+        "rejection_reasons": s["rejection_reasons"],
+        "accuracy_per_round": s["accuracy_per_round"],
+        "backdoor_per_round": s["backdoor_per_round"],
+        "attack": res["attack"],
+    }
+
+
+def run(quick: bool, out: Path, *, workers: int = 2, log=print) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs, st = _specs(quick)
+    # the expensive proven-bound runs first so both workers stay busy
+    order = sorted(range(len(specs)), key=lambda i: specs[i][1] != "proven_bound")
+    log(f"[attacks] {len(specs)} runs on {workers} worker(s)")
+    res = run_many([specs[i][2] for i in order], workers=workers)
+    by_idx = dict(zip(order, res, strict=True))
+    matrix: dict[str, dict[str, Any]] = {}
+    for i, (label, dfn, _) in enumerate(specs):
+        matrix.setdefault(label, {})[dfn] = _cell(by_idx[i])
+
+    none_acc = {d: matrix["none"][d]["final_accuracy"] for d in DEFENCES}
+    verdicts = []
+    for label, name, kw, desc in _rows(quick):
+        if label == "none":
+            continue
+        pb = matrix[label]["proven_bound"]
+        nb = matrix[label]["no_bound"]
+        pc = matrix[label]["plaintext_check"]
+        passed = pb["malicious_submissions"] - pb["malicious_rejected"]
+        verdicts.append({
+            "attack": label,
+            "description": desc,
+            "params": kw,
+            "passes_proven_bound": passed > 0,
+            "malicious_accepted": passed,
+            "malicious_submissions": pb["malicious_submissions"],
+            "accuracy_drop_no_bound_points": 100 * (none_acc["no_bound"] - nb["final_accuracy"]),
+            "accuracy_drop_proven_bound_points": 100 * (
+                none_acc["proven_bound"] - pb["final_accuracy"]),
+            "backdoor_success_no_bound": nb["final_backdoor_success"],
+            "backdoor_success_proven_bound": pb["final_backdoor_success"],
+            "proof_and_plaintext_check_agree": (
+                pb["malicious_rejected"] == pc["malicious_rejected"]
+                and pb["honest_rejected"] == pc["honest_rejected"]),
+        })
+    results = {
+        "mode": "quick" if quick else "full",
+        "defences": {
+            "no_bound": "plain FedAvg, no check, τ = ∞ (attacker unconstrained)",
+            "proven_bound": "ZKFL-PQ: BFV-encrypted updates + real norm proof verified at τ",
+            "plaintext_check": "plaintext L2 check at τ (cross-check of the proof's decisions)",
+        },
+        "attacks": [{"label": a, "attack": n, "params": kw, "description": d}
+                    for a, n, kw, d in _rows(quick)],
+        "matrix": matrix,
+        "verdicts": verdicts,
+        "passes_norm_bound": [v["attack"] for v in verdicts if v["passes_proven_bound"]],
+        "stopped_by_norm_bound": [v["attack"] for v in verdicts if not v["passes_proven_bound"]],
+        "settings": {**st, "tau": 5.0, "malicious_clients": [3], "workers": workers},
+        "machine": machine_info(),
+        "elapsed_s": time.perf_counter() - t0,
+        "command": "python -m experiments.attack_matrix" + (" --quick" if quick else ""),
+    }
+    write_json(out / "results.json", results)
+    (out / "table.md").write_text(table_markdown(results))
+    figures(results, out)
+    log(f"[attacks] wrote {out}/results.json ({results['elapsed_s']:.1f} s)")
+    return results
+
+
+def _f(x: float | None, pct: bool = True) -> str:
+    if x is None:
+        return "–"
+    return f"{100 * x:.1f}" if pct else f"{x:.3g}"
+
+
+def table_markdown(r: dict[str, Any]) -> str:
+    m = r["matrix"]
+    lines = [
+        "| Attack | Final acc. no bound (%) | Final acc. proven bound (%) | Malicious rejected, "
+        "proven bound | Honest rejected, proven bound | Backdoor success no bound / proven (%) | "
+        "Mean ‖malicious update‖ | Passes the bound? |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts = {v["attack"]: v for v in r["verdicts"]}
+    for a in r["attacks"]:
+        label = a["label"]
+        nb, pb = m[label]["no_bound"], m[label]["proven_bound"]
+        bd = ("–" if pb["final_backdoor_success"] is None
+              else f"{_f(nb['final_backdoor_success'])} / {_f(pb['final_backdoor_success'])}")
+        v = verdicts.get(label)
+        passes = "–" if v is None else (
+            f"**yes** ({v['malicious_accepted']}/{v['malicious_submissions']} accepted)"
+            if v["passes_proven_bound"] else
+            f"no (0/{v['malicious_submissions']} accepted)")
+        rej = (f"{pb['malicious_rejected']}/{pb['malicious_submissions']}"
+               if pb["malicious_submissions"] else "–")
+        norm = ("–" if pb["mean_malicious_norm"] is None
+                else f"{pb['mean_malicious_norm']:.3g}")
+        lines.append(
+            f"| {label} | {_f(nb['final_accuracy'])} | {_f(pb['final_accuracy'])} | {rej} | "
+            f"{pb['honest_rejected']}/{pb['honest_submissions']} | {bd} | {norm} | {passes} |")
+    return "\n".join(lines) + "\n"
+
+
+def figures(r: dict[str, Any], out: Path) -> list[Path]:
+    from . import plots
+
+    rows = [a["label"] for a in r["attacks"]]
+    m = r["matrix"]
+    acc = [[m[a][d]["final_accuracy"] for d in DEFENCES] for a in rows]
+    rej = [[m[a][d]["malicious_rejected_rate"] for d in DEFENCES] for a in rows]
+    bd = [[m[a][d]["final_backdoor_success"] for d in DEFENCES] for a in rows]
+    cols = ["no bound", "proven bound τ=5", "plaintext check τ=5"]
+    cols3 = [f"acc: {c}" for c in cols] + [f"rejected: {c}" for c in cols[1:]] + [
+        f"backdoor: {c}" for c in cols[:2]]
+    mat = [a + r_[1:] + b[:2] for a, r_, b in zip(acc, rej, bd, strict=True)]
+    return [plots.heatmap(
+        mat, rows, cols3, out / "attack_matrix.png",
+        title="Attack matrix (%): final accuracy, malicious updates rejected, backdoor success "
+              "(n/a: not applicable)")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_args(ap, DEFAULT_OUT / "attacks")
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args(argv)
+    r = run(a.quick, a.out, workers=a.workers)
+    print(table_markdown(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

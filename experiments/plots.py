@@ -1,0 +1,145 @@
+"""Matplotlib figures (PNG, Agg backend) for paper_results/. Each function takes the
+JSON-ready result dicts the scripts produce and writes one file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["accuracy_per_round", "bar_breakdown", "heatmap", "line_xy", "save"]
+
+
+def save(fig: Any, path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return p
+
+
+def accuracy_per_round(
+    series: Mapping[str, Sequence[float]],
+    path: str | Path,
+    *,
+    title: str,
+    attack_start: int | None = None,
+    paper_final: Mapping[str, float] | None = None,
+    ylabel: str = "test accuracy",
+) -> Path:
+    """One line per configuration (x: round 1..R); optional markers for the paper's
+    reported final accuracy."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for i, (name, acc) in enumerate(series.items()):
+        x = np.arange(1, len(acc) + 1)
+        ax.plot(x, [np.nan if a is None else 100 * a for a in acc], marker="o", ms=3,
+                label=name, color=f"C{i}")
+        if paper_final and name in paper_final:
+            ax.scatter([len(acc) + 0.3], [100 * paper_final[name]], marker="*", s=90,
+                       color=f"C{i}", edgecolor="k", linewidth=0.5, zorder=5)
+    if attack_start is not None:
+        ax.axvline(attack_start + 1, color="grey", ls="--", lw=1)
+        ax.text(attack_start + 1.1, 3, "attack starts", color="grey", fontsize=8)
+    ax.set_xlabel("round")
+    ax.set_ylabel(ylabel + " (%)")
+    ax.set_ylim(-2, 104)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    if paper_final:
+        ax.text(0.99, 0.01, "* = paper's reported final accuracy", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="grey")
+    return save(fig, path)
+
+
+def bar_breakdown(
+    rows: Mapping[str, Mapping[str, float]],
+    path: str | Path,
+    *,
+    title: str,
+    unit: str = "s",
+    log: bool = False,
+) -> Path:
+    """Stacked horizontal bars: one bar per row (configuration), one segment per phase."""
+    phases: list[str] = []
+    for r in rows.values():
+        for k in r:
+            if k not in phases:
+                phases.append(k)
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.6 * len(rows)))
+    names = list(rows)
+    left = np.zeros(len(names))
+    cmap = plt.get_cmap("tab20")
+    for j, ph in enumerate(phases):
+        vals = np.array([rows[n].get(ph, 0.0) or 0.0 for n in names])
+        ax.barh(names, vals, left=left, label=ph, color=cmap(j % 20))
+        left += vals
+    for i, tot in enumerate(left):
+        ax.text(tot, i, f" {tot:.3g} {unit}", va="center", fontsize=8)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(unit)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(0, left.max() * 1.25 if left.max() > 0 else 1)
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25 - 0.05 * len(rows) / 4))
+    return save(fig, path)
+
+
+def heatmap(
+    matrix: Sequence[Sequence[float | None]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    path: str | Path,
+    *,
+    title: str,
+    fmt: str = "{:.0f}",
+    scale: float = 100.0,
+    cmap: str = "RdYlGn",
+) -> Path:
+    """Annotated heatmap; None cells are grey and marked "n/a"."""
+    a = np.array([[np.nan if v is None else scale * v for v in row] for row in matrix], float)
+    fig, ax = plt.subplots(figsize=(1.1 + 1.05 * len(col_labels), 0.9 + 0.42 * len(row_labels)))
+    cm = plt.get_cmap(cmap).copy()
+    cm.set_bad("#dddddd")
+    ax.imshow(np.ma.masked_invalid(a), cmap=cm, vmin=0, vmax=scale, aspect="auto")
+    ax.set_xticks(range(len(col_labels)), col_labels, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            txt = "n/a" if np.isnan(a[i, j]) else fmt.format(a[i, j])
+            ax.text(j, i, txt, ha="center", va="center", fontsize=7)
+    ax.set_title(title, fontsize=10)
+    return save(fig, path)
+
+
+def line_xy(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    logy: bool = False,
+    ax_in: Any = None,
+) -> Path:
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for name, (x, y) in series.items():
+        ax.plot(x, y, marker="o", ms=4, label=name)
+    if logx:
+        ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return save(fig, path)
