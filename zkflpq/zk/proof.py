@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..bfv.params import BfvParams
 from ..ring import pack_uint, packed_size, unpack_uint
 from .challenge import Challenge
 from .errors import ProofDecodeError
-from ..bfv.params import BfvParams
 from .params import ProofBounds, ZkParams, zk_params_for
 
 __all__ = ["NormProof", "PROOF_MAGIC", "PROOF_VERSION", "encode_proof", "decode_proof_bytes",
@@ -137,14 +137,15 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
 
     try:
         polys = np.empty((P, L, n), dtype=np.int64)
-        for i, (w, p) in enumerate(zip(_residue_widths(zk), zk.bfv.primes)):
+        for i, (w, p) in enumerate(zip(_residue_widths(zk), zk.bfv.primes, strict=True)):
             vals = unpack_uint(take(packed_size(P * n, w)), w, P * n).reshape(P, n)
             if vals.max(initial=0) >= p:
                 raise ProofDecodeError("residue out of range")
             polys[:, i, :] = vals
         c = Challenge.decode(take(_challenge_size(zk)), n, zk.challenge_weight)
-        z_jm = _unpack_signed(take(packed_size(256, bounds.jl_width["m"])), bounds.jl_width["m"], 256)
-        z_je = _unpack_signed(take(packed_size(256, bounds.jl_width["e"])), bounds.jl_width["e"], 256)
+        wm, we = bounds.jl_width["m"], bounds.jl_width["e"]
+        z_jm = _unpack_signed(take(packed_size(256, wm)), wm, 256)
+        z_je = _unpack_signed(take(packed_size(256, we)), we, 256)
         z: dict[str, np.ndarray] = {}
         for b in _Z_BLOCKS:
             w = bounds.z_width[b]

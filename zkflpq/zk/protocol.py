@@ -26,7 +26,7 @@ from ..bfv.scheme import (
 from ..ring import Csprng, discrete_gaussian, sigma_int, ternary, uniform_mod
 from ..ring.poly import mul_sparse_ternary_int
 from .bdlop import commitment_key
-from .challenge import Challenge, sample_challenge
+from .challenge import sample_challenge
 from .errors import NormBoundExceeded, ProofDecodeError, ProvingFailed
 from .foursquare import four_squares
 from .jl import JL_ROWS, jl_combine, jl_project
@@ -106,7 +106,8 @@ class _Relation:
         gamma = np.frombuffer(T.squeeze(b"gamma", zk.rho * 2 * JL_ROWS * 4), dtype="<u4")
         gamma = gamma.astype(np.int64).reshape(zk.rho, 2 * JL_ROWS)
         z_j = [int(v) for v in np.concatenate([z_jm, z_je])]
-        self.beta = [sum(int(g) * v for g, v in zip(gamma[r], z_j)) % q for r in range(zk.rho)]
+        self.beta = [sum(int(g) * v for g, v in zip(gamma[r], z_j, strict=True)) % q
+                     for r in range(zk.rho)]
         n = zk.n
         alpha = np.concatenate([
             jl_combine(seed_jl, b"m", k + 1, n, gamma[:, :JL_ROWS]),
@@ -138,9 +139,9 @@ def _accept(rng: Csprng, z: list[np.ndarray], v: list[np.ndarray], sigmas: list[
             rate: float) -> bool:
     """Rejection step (Lyubashevsky 2012) on block-normalised vectors."""
     dot = sum(float(np.dot(zi.ravel().astype(np.float64), vi.ravel().astype(np.float64))) / s ** 2
-              for zi, vi, s in zip(z, v, sigmas))
+              for zi, vi, s in zip(z, v, sigmas, strict=True))
     vv = sum(float(np.dot(vi.ravel().astype(np.float64), vi.ravel().astype(np.float64))) / s ** 2
-             for vi, s in zip(v, sigmas))
+             for vi, s in zip(v, sigmas, strict=True))
     log_ratio = (-2.0 * dot + vv) / 2.0 - math.log(rate)
     u = (int.from_bytes(rng.random_bytes(7), "little") >> 3) / float(1 << 53)
     return u < math.exp(min(0.0, log_ratio))
@@ -177,7 +178,8 @@ def prove(st: NormStatement, plaintext: np.ndarray, randomness: EncryptionRandom
     norm2 = int(np.dot(m.ravel(), m.ravel())) if np.abs(m).max(initial=0) < 1 << 31 else None
     if norm2 is None or norm2 > B * B:
         raise NormBoundExceeded("‖m‖ exceeds the bound B: refusing to prove")
-    u, e1, e2 = (np.asarray(x, dtype=np.int64) for x in (randomness.u, randomness.e1, randomness.e2))
+    u, e1, e2 = (np.asarray(x, dtype=np.int64)
+                 for x in (randomness.u, randomness.e1, randomness.e2))
     if not np.array_equal(encrypt_deterministic(st.public_key, m, randomness).data,
                           st.ciphertexts.data):
         raise ValueError("witness does not open the statement's ciphertexts")
