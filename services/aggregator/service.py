@@ -1,0 +1,546 @@
+"""The aggregator's state and logic; the routers in :mod:`.routers` are thin wrappers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from anyio import to_thread
+from fastapi import Request
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from zkflpq.bfv import Encoder
+from zkflpq.pq import SignatureError, VerifyKey, fingerprint
+
+from .. import PROTOCOL_VERSION
+from ..common.auth import (
+    OpenedRequest,
+    check_timestamp,
+    open_client_request,
+    verify_request_signature,
+)
+from ..common.http import ApiError, read_body, sealed_response
+from ..common.keys import KEM_ALGS, admin_token, load_or_create_kem, load_or_create_signing
+from ..common.protocol import (
+    CTX_UPDATE,
+    EnvelopeError,
+    b64e,
+    client_id_for,
+    decode_float_vector,
+    encode_float_vector,
+    meta_hex,
+    meta_int,
+    meta_str,
+    sha3,
+    submission_key,
+    update_digest,
+    update_signing_message,
+)
+from ..common.settings import AggregatorSettings
+from .db import RoundInfo, Store
+from .ka_client import KaError, KaInfo, KeyAuthorityClient
+from .verifier import VerificationPool
+
+__all__ = ["AggregatorService"]
+
+log = logging.getLogger("zkflpq.aggregator")
+
+# HTTP status of each content verdict (stored with the verdict, so a retry gets the same)
+VERDICT_STATUS = {"accepted": 202, "duplicate": 409}
+
+
+@dataclass
+class Metrics:
+    submissions: Counter
+    verify_seconds: Histogram
+    queue_depth: Gauge
+    rounds: Counter
+    round_accepted: Gauge
+    rejected_429: Counter
+
+
+def _metrics(registry: CollectorRegistry) -> Metrics:
+    return Metrics(
+        submissions=Counter("zkflpq_submissions_total", "update verdicts",
+                            ["verdict", "reason"], registry=registry),
+        verify_seconds=Histogram("zkflpq_verify_seconds", "proof verification time",
+                                 registry=registry,
+                                 buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32)),
+        queue_depth=Gauge("zkflpq_verify_in_flight", "submissions verifying or queued",
+                          registry=registry),
+        rounds=Counter("zkflpq_rounds_total", "rounds by final state", ["state"],
+                       registry=registry),
+        round_accepted=Gauge("zkflpq_round_accepted", "accepted updates in the open round",
+                             registry=registry),
+        rejected_429=Counter("zkflpq_queue_full_total", "submissions refused with 429",
+                             registry=registry),
+    )
+
+
+class AggregatorService:
+    def __init__(self, settings: AggregatorSettings, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        data = Path(settings.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data
+        self.kem_sk = load_or_create_kem(data / "aggregator.kem", KEM_ALGS[settings.kem])
+        self.signing_key = load_or_create_signing(data / "aggregator.sig")
+        self.aggregator_id = settings.aggregator_id or (
+            "aggregator-" + fingerprint(self.signing_key)[:16])
+        self.instance_id = settings.instance_id or f"{socket.gethostname()}:{settings.port}"
+        token = settings.admin_token.get_secret_value() if settings.admin_token else None
+        self.admin_token = admin_token(data, token)
+        url = settings.database_url or f"sqlite:///{(data / 'aggregator.sqlite3').resolve()}"
+        self.store = Store(url)
+        self.ka = KeyAuthorityClient(settings.key_authority_url, data,
+                                     settings.key_authority_fingerprint,
+                                     settings.key_authority_timeout_s)
+        self.ka_info: KaInfo | None = None
+        self.pool: VerificationPool | None = None
+        self.metrics = _metrics(registry)
+        self._keys: dict[str, VerifyKey] = {}
+        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._close_lock = asyncio.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def startup(self) -> None:
+        await to_thread.run_sync(self.store.create_all)
+        dropped = await to_thread.run_sync(self.store.cleanup_instance, self.instance_id)
+        self.ka_info = await to_thread.run_sync(self.ka.load)
+        self.pool = VerificationPool(self.settings.verify_executor, self.settings.verify_workers,
+                                     self.settings.verify_queue, self.ka_info.params.name)
+        self.pool.start()
+        await self.pool.warm_up()
+        log.info("aggregator ready", extra={"fields": {
+            "aggregator_id": self.aggregator_id, "instance_id": self.instance_id,
+            "params": self.ka_info.params.name, "kem": self.kem_sk.algorithm.label,
+            "database": self.store.engine.url.get_backend_name(),
+            "verify_executor": self.settings.verify_executor,
+            "verify_workers": self.settings.verify_workers, "dropped_pending": dropped}})
+
+    async def shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+        self.store.dispose()
+
+    # -- helpers -------------------------------------------------------------------------
+    def client_key(self, client_id: str) -> VerifyKey | None:
+        vk = self._keys.get(client_id)
+        if vk is None:
+            raw = self.store.client_key(client_id)
+            if raw is None:
+                return None
+            vk = VerifyKey.from_bytes(raw)
+            self._keys[client_id] = vk
+        return vk
+
+    async def open_client(self, request: Request, body: bytes | None) -> OpenedRequest:
+        # Enrolment lookup may hit the database: do it in a thread.
+        sender = request.headers.get("x-zkflpq-sender") or ""
+        if sender and sender not in self._keys:
+            await to_thread.run_sync(self.client_key, sender)
+        return open_client_request(request, self.kem_sk, body, lambda c: self._keys.get(c))
+
+    async def authenticate_client(self, request: Request) -> OpenedRequest:
+        """Sealed + signed non-update request (GETs carry it in a header)."""
+        opened = await self.open_client(request, None)
+        nonce = verify_request_signature(request, opened, self.settings.timestamp_window_s)
+        fresh = await to_thread.run_sync(self.store.use_nonce, opened.sender, nonce)
+        if not fresh:
+            raise ApiError(422, "replay", "this signed request was already used")
+        return opened
+
+    def params_document(self) -> dict[str, Any]:
+        ka = self.ka_info
+        assert ka is not None
+        return {
+            "protocol_version": PROTOCOL_VERSION,
+            "aggregator_id": self.aggregator_id,
+            "params": ka.params.name,
+            "params_id": ka.params.id_bytes.hex(),
+            "insecure": ka.params.insecure,
+            "n": ka.params.n,
+            "bfv_public_key": ka.raw["bfv_public_key"],
+            "bfv_public_key_signature": ka.raw["bfv_public_key_signature"],
+            "kem": {"algorithm": self.kem_sk.algorithm.name,
+                    "public_key": b64e(self.kem_sk.public_key().to_bytes())},
+            "signing_key": b64e(self.signing_key.verify_key().to_bytes()),
+            "key_authority": {"signing_key": ka.raw["signing_key"], "kem": ka.raw["kem"],
+                              "fingerprint": ka.fingerprint},
+            "fingerprints": {"kem": fingerprint(self.kem_sk),
+                             "signing_key": fingerprint(self.signing_key),
+                             "key_authority": ka.fingerprint},
+            "max_body_bytes": self.settings.max_body_bytes,
+            "timestamp_window_s": self.settings.timestamp_window_s,
+        }
+
+    # -- admin: clients and rounds --------------------------------------------------------
+    async def enrol(self, public_key_b64: str, label: str) -> dict[str, Any]:
+        from ..common.protocol import b64d
+
+        try:
+            vk = VerifyKey.from_bytes(b64d(public_key_b64))
+        except ValueError as exc:
+            raise ApiError(422, "malformed", f"public_key: {exc}") from None
+        client_id = client_id_for(vk)
+        try:
+            created = await to_thread.run_sync(self.store.enrol_client, client_id, vk.to_bytes(),
+                                               vk.fingerprint(), label)
+        except ValueError as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
+        self._keys[client_id] = vk
+        log.info("client enrolled", extra={"fields": {"client_id": client_id,
+                                                     "new": created}})
+        return {"client_id": client_id, "fingerprint": vk.fingerprint(), "created": created}
+
+    async def open_round(self, body: Any) -> RoundInfo:
+        ka = self.ka_info
+        assert ka is not None
+        params = ka.params
+        if body.model is not None:
+            from ..common.protocol import b64d
+
+            try:
+                vec = decode_float_vector(b64d(body.model.vector), body.model.d)
+            except (ValueError, EnvelopeError) as exc:
+                raise ApiError(422, "malformed", f"model: {exc}") from None
+            layout = body.model.layout or ""
+            d = body.model.d
+        else:
+            prev = await to_thread.run_sync(self.store.latest_model)
+            if prev is None:
+                raise ApiError(422, "model_required", "the first round needs an initial model")
+            raw, layout, d = prev
+            vec = np.frombuffer(raw, dtype="<f4")
+        try:
+            enc = Encoder(params, body.scale, body.tau)
+            enc.clip_radius(d)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_params", str(exc)) from None
+        assert enc.bound is not None
+        if body.k_min > params.max_clients(enc.bound):
+            raise ApiError(422, "invalid_params",
+                           f"k_min exceeds K_max = {params.max_clients(enc.bound)}")
+        model = encode_float_vector(vec)
+        deadline = time.time() + body.deadline_s if body.deadline_s else None
+        try:
+            info = await to_thread.run_sync(lambda: self.store.open_round(
+                params_name=params.name, tau=float(body.tau), scale=float(body.scale),
+                bound=int(enc.bound), d=d, k=enc.num_chunks(d), layout=layout,
+                k_min=body.k_min, deadline=deadline, model=model, model_digest=sha3(model).hex()))
+        except ValueError:
+            raise ApiError(409, "round_open", "a round is already open") from None
+        self.metrics.round_accepted.set(0)
+        log.info("round opened", extra={"fields": {"round_id": info.id, "d": d, "k": info.k,
+                                                  "bound": info.bound, "k_min": info.k_min}})
+        return info
+
+    async def round_status(self, round_id: int) -> dict[str, Any]:
+        info = await to_thread.run_sync(self.store.get_round, round_id)
+        if info is None:
+            raise ApiError(404, "not_found", f"no round {round_id}")
+        counts = await to_thread.run_sync(self.store.round_counts, round_id)
+        out = info.public()
+        out.update(counts)
+        out["failure"] = info.failure
+        out["close"] = info.close_info
+        return out
+
+    # -- rounds: close ------------------------------------------------------------------
+    async def close_round(self, round_id: int) -> dict[str, Any]:
+        async with self._close_lock:
+            return await self._close_round(round_id)
+
+    async def _close_round(self, round_id: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        info = await to_thread.run_sync(self.store.begin_close, round_id)
+        if info is None:
+            raise ApiError(404, "not_found", f"no round {round_id}")
+        if info.state in ("closed", "failed"):
+            raise ApiError(409, "round_not_open", f"round {round_id} is already {info.state}")
+        # Updates still verifying may yet be accepted (they checked the state before the
+        # close began); their accept re-checks the state, so wait for them to settle.
+        for _ in range(int(self.settings.retry_wait_s * 10)):
+            if await to_thread.run_sync(self.store.pending_count, round_id) == 0:
+                break
+            await asyncio.sleep(0.1)
+        info = await to_thread.run_sync(self.store.get_round, round_id)
+        assert info is not None
+        rows = await to_thread.run_sync(lambda: list(self.store.iter_accepted(round_id)))
+        timings: dict[str, float] = {"settle_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        if len(rows) < info.k_min:
+            reason = f"only {len(rows)} accepted update(s), K_min = {info.k_min}"
+            done = await to_thread.run_sync(lambda: self.store.finish_round(
+                round_id, state="failed", failure=reason,
+                close_info={"accepted": len(rows), "timings": timings}))
+            self.metrics.rounds.labels("failed").inc()
+            log.warning("round failed", extra={"fields": {"round_id": round_id,
+                                                         "reason": reason}})
+            return {"round_id": round_id, "state": done.state, "failure": reason,
+                    "accepted": len(rows)}
+        t1 = time.perf_counter()
+        try:
+            vec_sum, ka_info = await to_thread.run_sync(lambda: self.ka.decrypt(
+                aggregator_id=self.aggregator_id, signing_key=self.signing_key,
+                round_id=round_id, d=info.d, k=info.k, k_min=info.k_min, rows=rows))
+        except KaError as exc:
+            if exc.status >= 500 or exc.status == 0:
+                # Unreachable / broken: stay "closing" so the admin can retry the close.
+                raise ApiError(503, exc.reason, f"key authority: {exc.detail}") from None
+            failure = f"key authority refused: {exc.reason}: {exc.detail}"
+            await to_thread.run_sync(lambda: self.store.finish_round(
+                round_id, state="failed", failure=failure,
+                close_info={"accepted": len(rows), "timings": timings}))
+            self.metrics.rounds.labels("failed").inc()
+            raise ApiError(502, "key_authority_refused", failure) from None
+        timings["decrypt_ms"] = round((time.perf_counter() - t1) * 1000, 1)
+        t2 = time.perf_counter()
+        n = int(ka_info["n_summed"])
+        prev = await to_thread.run_sync(self.store.round_model, round_id, "start")
+        assert prev is not None
+        mean = vec_sum.astype(np.float64) / (info.scale * n)
+        new = (np.frombuffer(prev, dtype="<f4").astype(np.float64) + mean).astype(np.float32)
+        blob = encode_float_vector(new)
+        timings["publish_ms"] = round((time.perf_counter() - t2) * 1000, 1)
+        timings["close_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        close_info = {"accepted": len(rows), "n_summed": n, "clients": ka_info["client_ids"],
+                      "request_digest": ka_info["request_digest"], "timings": timings,
+                      "mean_update_norm": float(np.linalg.norm(mean))}
+        done = await to_thread.run_sync(lambda: self.store.finish_round(
+            round_id, state="closed", result_model=blob, result_digest=sha3(blob).hex(),
+            close_info=close_info))
+        self.metrics.rounds.labels("closed").inc()
+        log.info("round closed", extra={"fields": {"round_id": round_id, "n_summed": n,
+                                                  **timings}})
+        return {"round_id": round_id, "state": done.state, "accepted": len(rows),
+                "n_summed": n, "result_digest": done.result_digest, "timings": timings}
+
+    # -- client: model ---------------------------------------------------------------------
+    async def model_response(self, request: Request, round_id: int) -> Response:
+        opened = await self.authenticate_client(request)
+        info = await to_thread.run_sync(self.store.get_round, round_id)
+        if info is None:
+            raise ApiError(404, "not_found", f"no round {round_id}")
+        stage = request.query_params.get("stage", "start")
+        if stage not in ("start", "result"):
+            raise ApiError(422, "malformed", "stage must be 'start' or 'result'")
+        blob = await to_thread.run_sync(self.store.round_model, round_id, stage)
+        if blob is None:
+            raise ApiError(404, "not_found", f"round {round_id} has no {stage} model")
+        log.info("model served", extra={"fields": {"round_id": round_id,
+                                                  "client_id": opened.sender}})
+        return sealed_response(request, {"round_id": round_id, "d": info.d,
+                                         "layout": info.layout, "dtype": "float32-le",
+                                         "stage": stage, "digest": sha3(blob).hex()},
+                               {"model": blob})
+
+    # -- client: updates -------------------------------------------------------------------
+    async def submit(self, request: Request, round_id: int) -> Response:
+        t_start = time.perf_counter()
+        body = await read_body(request, self.settings.max_body_bytes)
+        opened = await self.open_client(request, body)
+        env = opened.envelope
+        client_id = opened.sender
+        try:
+            meta_client = meta_str(env.meta, "client_id", 128)
+            meta_round = meta_int(env.meta, "round_id", 0, 2**62)
+            ts = meta_int(env.meta, "timestamp", -(2**62), 2**62)
+            nonce = meta_str(env.meta, "nonce", 64)
+            ct = env.part("ciphertexts")
+            proof = env.part("proof")
+            sig = env.part("signature")
+            digest_claim = meta_hex(env.meta, "digest", 32) if "digest" in env.meta else None
+        except EnvelopeError as exc:
+            raise ApiError(422, "malformed", str(exc)) from None
+        digest = await to_thread.run_sync(update_digest, ct, proof)
+        audit = {"digest": digest.hex(), "round_id": round_id, "client_id": client_id,
+                 "ct_bytes": len(ct), "proof_bytes": len(proof),
+                 "instance_id": self.instance_id}
+
+        async def refuse(status: int, reason: str, detail: str) -> ApiError:
+            await to_thread.run_sync(lambda: self.store.audit_rejection(
+                reason=reason, detail=detail, http_status=status, **audit))
+            self.metrics.submissions.labels("rejected", reason).inc()
+            return ApiError(status, reason, detail)
+
+        if meta_client != client_id or ts != opened.timestamp:
+            raise await refuse(422, "bad_signature",
+                               "signed client id/timestamp differ from the headers")
+        if digest_claim is not None and digest_claim != digest:
+            raise await refuse(422, "malformed", "digest field does not match the payload")
+        try:
+            opened.verify_key.verify(sig, update_signing_message(client_id, meta_round, digest,
+                                                                 ts, nonce), CTX_UPDATE)
+        except SignatureError:
+            raise await refuse(422, "bad_signature",
+                               "ML-DSA-65 signature does not verify") from None
+        if meta_round != round_id:
+            raise await refuse(422, "wrong_round", "signed round id differs from the path")
+        idem = submission_key(client_id, round_id, digest)
+
+        # Idempotency: an identical update gets its original verdict.
+        existing = await to_thread.run_sync(self.store.get_submission, idem)
+        if existing is not None:
+            return await self._replay_verdict(request, idem, existing)
+
+        info = await to_thread.run_sync(self.store.get_round, round_id)
+        if info is None:
+            raise await refuse(422, "wrong_round", f"no round {round_id}")
+        if info.state != "open":
+            raise await refuse(422, "round_closed", f"round {round_id} is {info.state}")
+        if info.deadline is not None and time.time() > info.deadline:
+            raise await refuse(422, "round_closed", "the round's deadline has passed")
+        try:
+            check_timestamp(ts, self.settings.timestamp_window_s)
+        except ApiError as exc:
+            raise await refuse(exc.status, exc.reason, exc.detail) from None
+        if len(proof) > self.settings.max_proof_bytes:
+            raise await refuse(413, "too_large", "proof exceeds the size limit")
+
+        if await to_thread.run_sync(self.store.accepted_exists, round_id, client_id):
+            claim = await to_thread.run_sync(lambda: self.store.claim(
+                idem_key=idem, digest=digest.hex(), round_id=round_id, client_id=client_id,
+                nonce=nonce, ct_bytes=len(ct), proof_bytes=len(proof),
+                instance_id=self.instance_id))
+            if claim.outcome == "claimed":
+                v = await to_thread.run_sync(lambda: self.store.reject(
+                    idem, reason="duplicate", detail="this client already has an accepted "
+                    "update in this round", http_status=409, verify_ms=None, total_ms=None))
+                return self._verdict_response(request, v)
+            if claim.outcome == "exists":
+                return await self._replay_verdict(request, idem, claim.existing or {})
+            raise await refuse(422, "replay", "nonce already used")
+
+        assert self.pool is not None
+        if not self.pool.try_acquire():
+            self.metrics.rejected_429.inc()
+            raise ApiError(429, "queue_full", "verification queue is full; retry later",
+                           headers={"Retry-After": "1"})
+        self.metrics.queue_depth.set(self.pool.in_flight)
+        try:
+            claim = await to_thread.run_sync(lambda: self.store.claim(
+                idem_key=idem, digest=digest.hex(), round_id=round_id, client_id=client_id,
+                nonce=nonce, ct_bytes=len(ct), proof_bytes=len(proof),
+                instance_id=self.instance_id))
+            if claim.outcome == "replay":
+                raise await refuse(422, "replay", "nonce already used for another update")
+            if claim.outcome == "exists":
+                return await self._replay_verdict(request, idem, claim.existing or {})
+            fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self._waiters[idem] = fut
+            try:
+                verdict = await self._verify_and_store(
+                    idem=idem, info=info, client_id=client_id, ct=ct, proof=proof, sig=sig,
+                    ts=ts, nonce=nonce, t_start=t_start)
+            except BaseException:
+                await to_thread.run_sync(self.store.release_claim, idem)
+                if not fut.done():
+                    fut.cancel()
+                raise
+            if not fut.done():
+                fut.set_result(verdict)
+        finally:
+            self._waiters.pop(idem, None)
+            self.pool.release()
+            self.metrics.queue_depth.set(self.pool.in_flight)
+        return self._verdict_response(request, verdict)
+
+    async def _verify_and_store(self, *, idem: str, info: RoundInfo, client_id: str, ct: bytes,
+                                proof: bytes, sig: bytes, ts: int, nonce: str,
+                                t_start: float) -> dict[str, Any]:
+        from zkflpq import zk
+
+        assert self.pool is not None and self.ka_info is not None
+        context = zk.proof_context(PROTOCOL_VERSION, self.aggregator_id, info.id, client_id)
+        t0 = time.perf_counter()
+        result = await self.pool.verify(info.params_name, self.ka_info.bfv_pk_bytes, ct, proof,
+                                        info.bound, info.k, context)
+        self.metrics.verify_seconds.observe(time.perf_counter() - t0)
+        total_ms = round((time.perf_counter() - t_start) * 1000, 2)
+        if result["accepted"]:
+            proof_hash = sha3(proof).hex()
+            verdict = await to_thread.run_sync(lambda: self.store.accept(
+                idem, round_id=info.id, client_id=client_id, ciphertexts=ct,
+                proof_hash=proof_hash, timestamp=ts, nonce=nonce, signature=sig,
+                verify_ms=result["verify_ms"], total_ms=total_ms))
+        else:
+            verdict = await to_thread.run_sync(lambda: self.store.reject(
+                idem, reason=result["reason"], detail=result["detail"], http_status=422,
+                verify_ms=result["verify_ms"], total_ms=total_ms))
+        verdict["verify_ms"] = result["verify_ms"]
+        verdict["total_ms"] = total_ms
+        label = "accepted" if verdict["status"] == "accepted" else "rejected"
+        self.metrics.submissions.labels(label, verdict["reason"] or "").inc()
+        if label == "accepted":
+            self.metrics.round_accepted.inc()
+        log.info("update verdict", extra={"fields": {
+            "round_id": info.id, "client_id": client_id, "verdict": verdict["status"],
+            "reason": verdict["reason"], "detail": verdict["detail"],
+            "verify_ms": result["verify_ms"], "total_ms": total_ms, "ct_bytes": len(ct),
+            "proof_bytes": len(proof)}})
+        return verdict
+
+    async def _replay_verdict(self, request: Request, idem: str,
+                              existing: dict[str, Any]) -> Response:
+        """Return the stored verdict; if the original is still verifying, wait for it."""
+        deadline = time.monotonic() + self.settings.retry_wait_s
+        v = existing
+        while v.get("status") == "pending":
+            fut = self._waiters.get(idem)
+            if fut is not None:
+                try:
+                    v = await asyncio.wait_for(asyncio.shield(fut),
+                                               max(0.1, deadline - time.monotonic()))
+                    break
+                except (TimeoutError, asyncio.CancelledError):
+                    pass
+            else:
+                await asyncio.sleep(0.2)
+            got = await to_thread.run_sync(self.store.get_submission, idem)
+            if got is None:
+                raise ApiError(503, "retry", "the original submission was abandoned; resend",
+                               headers={"Retry-After": "1"})
+            v = got
+            if v.get("status") != "pending":
+                break
+            if time.monotonic() > deadline:
+                # Owner presumed dead (another process that crashed mid-verification):
+                # let the client resend into a fresh claim.
+                cutoff = time.time() - self.settings.pending_takeover_s
+                if await to_thread.run_sync(self.store.takeover, idem, cutoff,
+                                            self.instance_id):
+                    await to_thread.run_sync(self.store.release_claim, idem)
+                raise ApiError(503, "retry", "the original submission is still verifying",
+                               headers={"Retry-After": "2"})
+        v = dict(v)
+        v["replayed"] = True
+        return self._verdict_response(request, v)
+
+    def _verdict_response(self, request: Request, v: dict[str, Any]) -> Response:
+        status = int(v.get("http_status") or (202 if v.get("status") == "accepted" else 422))
+        meta = {"verdict": v["status"], "submission": v.get("submission"),
+                "round_id": v.get("round_id"), "client_id": v.get("client_id"),
+                "replayed": bool(v.get("replayed", False)),
+                "verify_ms": v.get("verify_ms"), "total_ms": v.get("total_ms")}
+        if v["status"] != "accepted":
+            meta["error"] = v.get("reason")
+            meta["detail"] = v.get("detail")
+        headers = {"X-Zkflpq-Reason": str(v.get("reason") or "accepted")}
+        return sealed_response(request, meta, status=status, headers=headers)
+
+
+def env_or(value: str | None, name: str) -> str | None:
+    return value if value is not None else os.environ.get(name)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))

@@ -1,0 +1,1 @@
+"""Code shared by the services and the client agent (protocol has no FastAPI import)."""

@@ -1,0 +1,63 @@
+"""Service settings (pydantic-settings): environment variables ``ZKFLPQ_*``.
+
+Both services read the same prefix, so one environment can configure either; the CLI
+passes explicit values for whatever it is given on the command line (they win).
+Secrets (the admin token) are ``SecretStr`` so they never appear in reprs or logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AggregatorSettings", "KeyAuthoritySettings", "ServiceSettings"]
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZKFLPQ_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="keys, SQLite store, audit log")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/<service>.sqlite3")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: SecretStr | None = Field(
+        default=None, description="admin bearer token; default: <data_dir>/admin.token")
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024,
+                                description="upload size limit (413 above it)")
+    timestamp_window_s: int = Field(default=300, ge=1,
+                                    description="accepted clock skew of signed requests")
+    kem: Literal["xwing", "mlkem768"] = "xwing"
+
+
+class AggregatorSettings(ServiceSettings):
+    key_authority_url: str = "http://127.0.0.1:8001"
+    key_authority_fingerprint: str | None = Field(
+        default=None, description="pin: SHA3 fingerprint of the key authority's signing key")
+    aggregator_id: str | None = Field(default=None, description="default: from the signing key")
+    instance_id: str | None = Field(
+        default=None, description="this process among several sharing one database "
+                                  "(default: host:port); owns its in-flight rows")
+    verify_workers: int = Field(default=2, ge=1, le=64)
+    verify_queue: int = Field(default=8, ge=0, le=10_000,
+                              description="submissions waiting beyond the busy workers; "
+                                          "more get 429")
+    verify_executor: Literal["process", "thread", "inline"] = "process"
+    pending_takeover_s: float = Field(
+        default=120.0, gt=0, description="an in-flight row older than this is abandoned")
+    retry_wait_s: float = Field(
+        default=60.0, gt=0, description="a resubmission waits this long for the original")
+    key_authority_timeout_s: float = 300.0
+    max_proof_bytes: int = 64 * 1024 * 1024
+
+
+class KeyAuthoritySettings(ServiceSettings):
+    port: int = 8001
+    min_clients: int = Field(default=2, ge=1,
+                             description="floor on K_min whatever the aggregator asks for")
+    max_body_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)

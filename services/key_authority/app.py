@@ -1,0 +1,38 @@
+"""Key-authority FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from .. import PROTOCOL_VERSION
+from ..common.http import install_common
+from ..common.settings import KeyAuthoritySettings
+from .routers.all import aggregators, clients, decryptions, params
+from .service import KeyAuthorityService
+
+
+def create_app(settings: KeyAuthoritySettings | None = None) -> FastAPI:
+    settings = settings or KeyAuthoritySettings()
+    registry = CollectorRegistry()
+    svc = KeyAuthorityService(settings, registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await svc.startup()
+        try:
+            yield
+        finally:
+            await svc.shutdown()
+
+    app = FastAPI(title="zkflpq key authority", version=PROTOCOL_VERSION, lifespan=lifespan,
+                  description="Holds the BFV secret key; decrypts only sums of at least K_min "
+                              "signed ciphertexts, once per round, with an audit log.")
+    app.state.service = svc
+    install_common(app, "key-authority", registry, settings.max_body_bytes)
+    for r in (params, clients, aggregators, decryptions):
+        app.include_router(r)
+    return app

@@ -1,0 +1,123 @@
+"""The client agent: download the model, train with a caller-supplied function, clip,
+quantise, encrypt, prove, sign, seal, submit.
+
+The training function is ``train_fn(global_vector, round_config) -> update`` (a float
+vector of the same length, e.g. :func:`zkflpq.fl.local_train` wrapped over a local
+dataset). Everything after it is done here; the agent refuses (raises, sends nothing) if it
+would have to prove an update over the bound — which cannot happen after clipping.
+
+``build`` is the cryptographic step ``(public_key, update, tau, scale, context) ->
+(ciphertext bytes, proof bytes, timings)``: :func:`services.common.zkbridge.prove_update`
+for an honest client. Tests and the demo swap in
+:func:`services.common.zkbridge.forge_mismatched_update` (with ``clip=False``) to play a
+client that sends an oversized update with a proof for something else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from services import PROTOCOL_VERSION
+
+from .transport import AggregatorClient, SubmissionResult
+
+__all__ = ["BuildFn", "ClientAgent", "RoundReport", "TrainFn"]
+
+TrainFn = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
+BuildFn = Callable[..., tuple[bytes, bytes, dict[str, float]]]
+
+
+@dataclass
+class RoundReport:
+    round_id: int
+    client_id: str
+    result: SubmissionResult | None
+    update_norm: float
+    clipped_norm: float
+    timings: dict[str, float] = field(default_factory=dict)
+    ciphertext_bytes: int = 0
+    proof_bytes: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.result is not None and self.result.accepted
+
+
+def _default_build() -> BuildFn:
+    from services.common.zkbridge import prove_update
+
+    return prove_update
+
+
+class ClientAgent:
+    def __init__(self, client: AggregatorClient, train_fn: TrainFn, *, clip: bool = True,
+                 build: BuildFn | None = None, progress: bool = False,
+                 label: str | None = None) -> None:
+        self.client = client
+        self.train_fn = train_fn
+        self.clip = clip
+        self.build = build or _default_build()
+        self.progress = progress
+        self.label = label or (client.client_id or "client")
+
+    def _phases(self) -> Any:
+        if not self.progress:
+            return nullcontext(None)
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        transient=True)
+
+    def run_round(self, round_config: dict[str, Any] | None = None) -> RoundReport:
+        from zkflpq import zk
+        from zkflpq.fl import clip_l2
+
+        c = self.client
+        params = c.params()
+        cfg = round_config or c.current_round()
+        round_id = int(cfg["round_id"])
+        tau, scale = float(cfg["tau"]), float(cfg["scale"])
+        timings: dict[str, float] = {}
+        with self._phases() as prog:
+            def phase(name: str) -> None:
+                if prog is not None:
+                    prog.add_task(f"[{self.label}] round {round_id}: {name}", total=None)
+
+            phase("download model")
+            t = time.perf_counter()
+            model, meta = c.model(round_id)
+            timings["download_ms"] = _ms(t)
+
+            phase("train")
+            t = time.perf_counter()
+            update = np.asarray(self.train_fn(model, cfg), dtype=np.float32).reshape(-1)
+            timings["train_ms"] = _ms(t)
+            if update.shape != model.shape:
+                raise ValueError(f"train_fn returned {update.shape}, model is {model.shape}")
+            norm = float(np.linalg.norm(update.astype(np.float64)))
+            if self.clip:
+                update, _ = clip_l2(update, tau)
+            clipped = float(np.linalg.norm(update.astype(np.float64)))
+
+            phase("quantise, encrypt, prove")
+            context = zk.proof_context(PROTOCOL_VERSION, params.aggregator_id, round_id,
+                                       c.client_id or "")
+            ct, proof, crypto_t = self.build(params.bfv_pk, update, tau, scale, context)
+            timings.update(crypto_t)
+
+            phase("sign, seal, submit")
+            t = time.perf_counter()
+            result = c.submit(round_id, ct, proof)
+            timings["submit_ms"] = _ms(t)
+        return RoundReport(round_id, c.client_id or "", result, norm, clipped, timings,
+                           len(ct), len(proof))
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
