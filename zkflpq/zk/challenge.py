@@ -2,6 +2,13 @@
 
 c = Σ_{j<w} ε_j (X^{i_j} − X^{N−i_j}) with distinct i_j ∈ [1, N/2) and ε_j = ±1, so
 σ(c) = c, ‖c‖_1 = 2w and |C| = binom(N/2 − 1, w)·2^w (≥ 2^128 for the default set).
+
+As in LNP22, the challenge set is further restricted to ‖c‖_op ≤ η, the operator
+(spectral) norm max_ζ |c(ζ)| over the primitive 2N-th roots of unity, so that
+‖c·s‖_2 ≤ η·‖s‖_2 for EVERY witness s. The prover then never restarts on a
+witness-dependent condition about c, and the mask widths use η. η is set so that
+almost every c qualifies (|C'| ≈ |C|): η = √(2w·2·ln 2N), a sub-Gaussian bound on
+the maximum of 2N values of a sum of 2w unit phases.
 """
 
 from __future__ import annotations
@@ -14,7 +21,21 @@ import numpy as np
 
 from .errors import ProofDecodeError
 
-__all__ = ["Challenge", "challenge_weight", "challenge_space_bits", "sample_challenge"]
+__all__ = ["Challenge", "challenge_weight", "challenge_space_bits", "sample_challenge",
+           "operator_norm", "opnorm_bound"]
+
+
+def opnorm_bound(n: int, w: int) -> float:
+    """η: the public bound on ‖c‖_op used for the challenge set C'."""
+    return math.sqrt(2 * w * 2 * math.log(2 * n))
+
+
+def operator_norm(c: np.ndarray) -> float:
+    """max |c(ζ)| over ζ = exp(iπ(2j+1)/N): the largest singular value of c's
+    negacyclic rotation matrix, hence ‖c·s‖_2 ≤ operator_norm(c)·‖s‖_2."""
+    n = c.shape[-1]
+    twist = np.exp(1j * np.pi * np.arange(n) / n)
+    return float(np.abs(np.fft.fft(c.astype(np.float64) * twist)).max())
 
 
 def challenge_space_bits(n: int, w: int) -> float:
@@ -83,7 +104,18 @@ class Challenge:
 
 
 def sample_challenge(seed: bytes, n: int, w: int) -> Challenge:
-    """Deterministic challenge from transcript bytes (rejection sampling on 16-bit words)."""
+    """Deterministic challenge in C' from transcript bytes: rejection sampling on
+    16-bit words for the support, and on the operator norm (public, witness-free)."""
+    bound = opnorm_bound(n, w)
+    attempt = 0
+    while True:
+        c = _sample_in_c(seed + attempt.to_bytes(4, "little"), n, w)
+        if operator_norm(c.dense()) <= bound:
+            return c
+        attempt += 1
+
+
+def _sample_in_c(seed: bytes, n: int, w: int) -> Challenge:
     half = n // 2
     mask = (1 << (half - 1).bit_length()) - 1
     chosen: set[int] = set()

@@ -13,8 +13,11 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from ..bfv.params import BfvParams
-from .challenge import challenge_space_bits, challenge_weight
+from ..ring.packing import rice_low_bits
+from .challenge import challenge_space_bits, challenge_weight, opnorm_bound
 from .jl import JL_ROWS
 
 __all__ = ["ZkParams", "ProofBounds", "zk_params_for", "GHL_JL_FACTOR", "JL_SOUND_FACTOR"]
@@ -38,7 +41,6 @@ class ZkParams:
     ell: int = 3  # BDLOP randomness r ∈ R^ℓ (ternary)
     alpha: float = 12.0  # Σ-protocol mask slack (M ≈ 3.1)
     alpha_jl: float = 60.0  # JL mask slack (M ≈ 1.25)
-    eta_factor: float = 1.5  # ‖c·s‖ ≤ eta_factor·‖c‖_2·‖s‖ (honest prover restarts otherwise)
     noise_slack: float = 1.1  # public bound on ‖e‖ is noise_slack·√(η/2·kN)
 
     def __post_init__(self) -> None:
@@ -61,8 +63,8 @@ class ZkParams:
 
     @property
     def eta(self) -> float:
-        """Public bound factor on ‖c·s‖/‖s‖."""
-        return self.eta_factor * math.sqrt(2 * self.challenge_weight)
+        """‖c‖_op bound of the challenge set, so ‖c·s‖ ≤ η·‖s‖ for every s."""
+        return opnorm_bound(self.n, self.challenge_weight)
 
     @property
     def jl_polys(self) -> int:
@@ -156,7 +158,8 @@ class ProofBounds:
 
     @cached_property
     def shift_bounds(self) -> dict[str, float]:
-        """Public bounds η·β_b on ‖c·s_b‖ (honest prover restarts above them)."""
+        """Public bounds η·β_b on ‖c·s_b‖ (hold for every c ∈ C' and every witness
+        within its public bounds β_b)."""
         beta = {"u": self.beta_u, "e1": self.beta_e, "e2": self.beta_e, "m": self.beta_m,
                 "r": self.beta_r}
         return {b: self.zk.eta * beta[b] for b in beta}
@@ -166,9 +169,27 @@ class ProofBounds:
         return {b: NORM_SLACK * s * math.sqrt(self.block_sizes[b]) for b, s in self.sigma.items()}
 
     @cached_property
-    def z_width(self) -> dict[str, int]:
-        """Two's-complement width covering |z| ≤ INF_SIGMAS·σ."""
-        return {b: math.ceil(math.log2(INF_SIGMAS * s + 1)) + 1 for b, s in self.sigma.items()}
+    def z_low_bits(self) -> dict[str, int]:
+        """Rice-code parameter per block (zkflpq.ring.packing.rice_low_bits)."""
+        return {b: rice_low_bits(s) for b, s in self.sigma.items()}
+
+    @cached_property
+    def z_max_high(self) -> dict[str, int]:
+        """Largest unary part: |z| ≤ INF_SIGMAS·σ per coefficient (honest prover restarts
+        above it; the decoder rejects longer runs)."""
+        return {b: (int(INF_SIGMAS * s) >> self.z_low_bits[b]) + 1 for b, s in self.sigma.items()}
+
+    def z_fits(self, block: str, z: np.ndarray) -> bool:
+        return bool(z.size == 0 or (np.abs(z).max() >> self.z_low_bits[block])
+                    <= self.z_max_high[block])
+
+    def z_expected_bits(self, block: str) -> float:
+        """Expected Rice-coded bits per coefficient for a Gaussian of width σ_b."""
+        sigma, low = self.sigma[block], self.z_low_bits[block]
+        step = 1 << low
+        tail = sum(math.erfc(h * step / (sigma * math.sqrt(2)))
+                   for h in range(1, self.z_max_high[block] + 1))
+        return 2 + low + tail
 
     # -- JL ------------------------------------------------------------------------------
     @property

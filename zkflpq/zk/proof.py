@@ -4,30 +4,35 @@ Layout (all integers little-endian):
   magic "ZKNP" | version u8 | parameter-set id (16) | k u32 | B u64 |
   residues of t0, t_jl, t_a, t_g1..ρ, t_G1_1..ρ, h_1..ρ (per prime, ceil(log2 p) bits) |
   challenge | z_jm, z_je | z_u, z_e1, z_e2, z_m, z_r
-Short vectors use two's-complement offset packing at the widths fixed by ProofBounds,
-so the total length is a function of (parameter set, k, B) and checked exactly.
+The JL responses use two's-complement offset packing at fixed widths; each block of
+z is Rice-coded (zkflpq.ring.packing) after a u32 byte length, which brings it within
+~0.1 bit per coefficient of the Gaussian's entropy. Decoding is strict: every length,
+unary run, sign and padding bit is checked and the proof must end exactly.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..bfv.params import BfvParams
-from ..ring import pack_uint, packed_size, unpack_uint
+from ..ring.packing import pack_uint, packed_size, rice_decode, rice_encode, unpack_uint
 from .challenge import Challenge
 from .errors import ProofDecodeError
 from .params import ProofBounds, ZkParams, zk_params_for
 
 __all__ = ["NormProof", "PROOF_MAGIC", "PROOF_VERSION", "encode_proof", "decode_proof_bytes",
-           "proof_size"]
+           "proof_size", "max_proof_size"]
 
 PROOF_MAGIC = b"ZKNP"
 PROOF_VERSION = 1
 _HEADER = struct.Struct("<4sB16sIQ")
 _Z_BLOCKS = ("u", "e1", "e2", "m")
+_ALL_BLOCKS = (*_Z_BLOCKS, "r")
+_LEN = struct.Struct("<I")
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,16 +66,27 @@ def _challenge_size(zk: ZkParams) -> int:
     return 2 * w + (w + 7) // 8
 
 
-def proof_size(zk: ZkParams, bounds: ProofBounds) -> int:
+def _fixed_size(zk: ZkParams, bounds: ProofBounds) -> int:
     n = zk.n
     size = _HEADER.size
     size += sum(packed_size(_poly_count(zk) * n, w) for w in _residue_widths(zk))
     size += _challenge_size(zk)
     size += packed_size(256, bounds.jl_width["m"]) + packed_size(256, bounds.jl_width["e"])
-    for b in _Z_BLOCKS:
-        size += packed_size(bounds.k * n, bounds.z_width[b])
-    size += packed_size(zk.ell * n, bounds.z_width["r"])
-    return size
+    return size + _LEN.size * len(_ALL_BLOCKS)
+
+
+def proof_size(zk: ZkParams, bounds: ProofBounds) -> int:
+    """Expected encoded size in bytes (the z blocks are variable-length)."""
+    z_bits = sum(bounds.block_sizes[b] * bounds.z_expected_bits(b) for b in _ALL_BLOCKS)
+    return _fixed_size(zk, bounds) + math.ceil(z_bits / 8)
+
+
+def max_proof_size(zk: ZkParams, bounds: ProofBounds) -> int:
+    """Largest size a decodable proof can have (the decoder's size limit)."""
+    worst = sum(math.ceil(bounds.block_sizes[b] * (2 + bounds.z_low_bits[b]
+                                                   + bounds.z_max_high[b]) / 8)
+                for b in _ALL_BLOCKS)
+    return _fixed_size(zk, bounds) + worst
 
 
 def _pack_signed(v: np.ndarray, width: int) -> bytes:
@@ -94,8 +110,9 @@ def encode_proof(proof: NormProof, zk: ZkParams) -> bytes:
     parts.append(proof.c.encode())
     parts.append(_pack_signed(proof.z_jm, bounds.jl_width["m"]))
     parts.append(_pack_signed(proof.z_je, bounds.jl_width["e"]))
-    for b in (*_Z_BLOCKS, "r"):
-        parts.append(_pack_signed(proof.z[b], bounds.z_width[b]))
+    for b in _ALL_BLOCKS:
+        coded = rice_encode(proof.z[b], bounds.z_low_bits[b], bounds.z_max_high[b])
+        parts.append(_LEN.pack(len(coded)) + coded)
     return b"".join(parts)
 
 
@@ -111,7 +128,6 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
         bounds = zk.bounds(k, bound)
     except ValueError as exc:
         raise ProofDecodeError(str(exc)) from None
-    expected = proof_size(zk, bounds)
     if len(data) < _HEADER.size:
         raise ProofDecodeError("proof truncated (header)")
     magic, version, pid, pk_, pb = _HEADER.unpack_from(data)
@@ -123,17 +139,24 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
         raise ProofDecodeError("proof is for another parameter set")
     if pk_ != k or pb != bound:
         raise ProofDecodeError("proof header does not match the statement (k or B)")
-    if len(data) != expected:
-        raise ProofDecodeError(f"proof has {len(data)} bytes, expected {expected}")
+    if not _fixed_size(zk, bounds) <= len(data) <= max_proof_size(zk, bounds):
+        raise ProofDecodeError(f"proof size {len(data)} outside the possible range")
     n, L = zk.n, len(zk.bfv.primes)
     P = _poly_count(zk)
     off = _HEADER.size
 
     def take(size: int) -> bytes:
         nonlocal off
+        if off + size > len(data):
+            raise ProofDecodeError("proof truncated")
         chunk = data[off: off + size]
         off += size
         return chunk
+
+    def take_block(name: str, count: int) -> np.ndarray:
+        (length,) = _LEN.unpack(take(_LEN.size))
+        coded = take(length)
+        return rice_decode(coded, bounds.z_low_bits[name], bounds.z_max_high[name], count)
 
     try:
         polys = np.empty((P, L, n), dtype=np.int64)
@@ -148,10 +171,10 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
         z_je = _unpack_signed(take(packed_size(256, we)), we, 256)
         z: dict[str, np.ndarray] = {}
         for b in _Z_BLOCKS:
-            w = bounds.z_width[b]
-            z[b] = _unpack_signed(take(packed_size(k * n, w)), w, k * n).reshape(k, n)
-        w = bounds.z_width["r"]
-        z["r"] = _unpack_signed(take(packed_size(zk.ell * n, w)), w, zk.ell * n).reshape(zk.ell, n)
+            z[b] = take_block(b, k * n).reshape(k, n)
+        z["r"] = take_block("r", zk.ell * n).reshape(zk.ell, n)
+        if off != len(data):
+            raise ProofDecodeError("trailing bytes after the proof")
     except ProofDecodeError:
         raise
     except ValueError as exc:

@@ -26,7 +26,7 @@ from ..bfv.scheme import (
 from ..ring import Csprng, discrete_gaussian, sigma_int, ternary, uniform_mod
 from ..ring.poly import mul_sparse_ternary_int
 from .bdlop import commitment_key
-from .challenge import sample_challenge
+from .challenge import operator_norm, sample_challenge
 from .errors import NormBoundExceeded, ProofDecodeError, ProvingFailed
 from .foursquare import four_squares
 from .jl import JL_ROWS, jl_combine, jl_project
@@ -292,14 +292,14 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
         T3.absorb_residues(b"v", v)
         c = sample_challenge(T3.squeeze(b"challenge", 32), n, zk.challenge_weight)
         shift = {b: mul_sparse_ternary_int(secret[b], c.positions, c.coefficients) for b in secret}
-        if any(_l2(shift[b]) > bnds.shift_bounds[b] for b in secret):
-            continue
+        if any(_l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in secret):
+            # Impossible for c ∈ C' and witnesses within β_b (‖c·s‖ ≤ ‖c‖_op·‖s‖).
+            raise AssertionError("challenge operator-norm bound violated")
         z = {b: y[b] + shift[b] for b in secret}
         if not _accept(rng, [z[b] for b in secret], [shift[b] for b in secret],
                        [sigma[b] for b in secret], zk.repetition_rate(zk.alpha)):
             continue
-        if any(_l2(z[b]) > bnds.z_norm_bound[b] or not _fits(z[b], bnds.z_width[b])
-               for b in secret):
+        if any(_l2(z[b]) > bnds.z_norm_bound[b] or not bnds.z_fits(b, z[b]) for b in secret):
             continue
         return NormProof(st.params, k, B, t0, t_msg[:], t_G1, h, z_jm, z_je, c, z)
     raise ProvingFailed("rejection sampling did not terminate")
@@ -320,7 +320,9 @@ def verify(st: NormStatement, proof: NormProof | bytes) -> Verdict:
     bnds = zk.bounds(st.k, st.bound)
     if not _shapes_ok(proof, zk):
         return Verdict(False, "malformed")
-    # Cheap checks first (spec §5.1): c ∈ C holds by construction of Challenge.
+    # Cheap checks first (spec §5.1): the encoding already forced c ∈ C; C' adds ‖c‖_op ≤ η.
+    if operator_norm(proof.c.dense()) > zk.eta:
+        return Verdict(False, "challenge_invalid")
     if proof.h[:, :, 0].any():
         return Verdict(False, "relation_nonzero")
     if _l2(proof.z_jm) > bnds.jl_norm_bound["m"] or _l2(proof.z_je) > bnds.jl_norm_bound["e"]:
