@@ -25,7 +25,7 @@ import numpy as np
 
 from .primes import primitive_2n_root
 
-__all__ = ["NttTables", "ntt_forward", "ntt_inverse", "pointwise_mul"]
+__all__ = ["NttTables", "multiply_accumulate", "ntt_forward", "ntt_inverse", "pointwise_mul"]
 
 _U32 = np.uint64(32)
 
@@ -274,3 +274,45 @@ def pointwise_mul(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.ndarray
     out = np.empty_like(a)
     _pointwise_kernel(a, b, out, tables.p.astype(np.int64))
     return out.reshape(shape)
+
+
+@nb.njit(cache=True)
+def _mac_kernel(a, b, out, p):
+    # out[r, l, j] = Σ_k a[r, k, l, j]·b[k, l, j] mod p_l. Each product is reduced to
+    # [0, p) (float quotient estimate, exact fix-up) and summed lazily: K·2^31 < 2^63.
+    R, K, L, n = a.shape
+    acc = np.zeros(n, dtype=np.int64)
+    for r in range(R):
+        for l in range(L):
+            pl = p[l]
+            pinv = 1.0 / float(pl)
+            acc[:] = 0
+            for k in range(K):
+                for j in range(n):
+                    x = np.int64(a[r, k, l, j])
+                    y = b[k, l, j]
+                    q = np.int64(float(x) * float(y) * pinv)
+                    t = x * y - q * pl
+                    t += (t >> 63) & pl
+                    t -= pl
+                    t += (t >> 63) & pl
+                    acc[j] += t
+            for j in range(n):
+                out[r, l, j] = acc[j] % pl
+
+
+def multiply_accumulate(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.ndarray:
+    """Σ_k a[r, k] ⊙ b[k] mod p for NTT-domain arrays a (R, K, L, n), b (K, L, n).
+
+    `a` may be stored as uint32 (residues < 2^31) to halve memory; no (R, K, L, n)
+    temporary is created. Returns (R, L, n) int64.
+    """
+    L, n = len(tables.primes), tables.n
+    if a.ndim != 4 or a.shape[2:] != (L, n) or b.shape != a.shape[1:]:
+        raise ValueError("shapes must be (R, K, L, n) and (K, L, n)")
+    if a.shape[1] >= 1 << 31:
+        raise ValueError("too many terms for lazy accumulation")
+    out = np.empty((a.shape[0], L, n), dtype=np.int64)
+    _mac_kernel(np.ascontiguousarray(a), np.ascontiguousarray(b, dtype=np.int64), out,
+                tables.p.astype(np.int64))
+    return out

@@ -24,6 +24,7 @@ from ..bfv.scheme import (
     ring_of,
 )
 from ..ring import Csprng, discrete_gaussian, sigma_int, ternary, uniform_mod
+from ..ring.ntt import multiply_accumulate
 from ..ring.poly import mul_sparse_ternary_int
 from .bdlop import commitment_key
 from .challenge import operator_norm, sample_challenge
@@ -113,7 +114,8 @@ class _Relation:
             jl_combine(seed_jl, b"m", k + 1, n, gamma[:, :JL_ROWS]),
             jl_combine(seed_jl, b"e", 3 * k, n, gamma[:, JL_ROWS:]),
         ], axis=1)  # (ρ, 4k+1, N): blocks m_1..m_k, a, u_1..u_k, e1_1..e1_k, e2_1..e2_k
-        self.alpha_hat = _ntt_int(R, sigma_int(alpha))
+        # Residues < 2^30 stored as uint32: half the memory of the largest array here.
+        self.alpha_hat = _ntt_int(R, sigma_int(alpha)).astype(np.uint32)
         g_jl = np.zeros((zk.rho, zk.jl_polys * n), dtype=np.int64)
         g_jl[:, : 2 * JL_ROWS] = gamma
         self.gamma_jl_hat = _ntt_int(R, sigma_int(g_jl.reshape(zk.rho, zk.jl_polys, n)))
@@ -122,12 +124,8 @@ class _Relation:
         """L_r(w) for all r, NTT domain (ρ, L, N); blocks_hat is (4k+1, L, N) and
         jl_hat (jl_polys, L, N)."""
         R = self.R
-        out = np.empty((len(self.mu),) + jl_hat.shape[1:], dtype=np.int64)
-        for r in range(len(self.mu)):
-            acc = R.mul_ntt(self.alpha_hat[r], blocks_hat).sum(axis=0)
-            acc += R.mul_ntt(self.gamma_jl_hat[r], jl_hat).sum(axis=0)
-            out[r] = acc % R.p
-        return out
+        return R.add(multiply_accumulate(self.alpha_hat, blocks_hat, R.tables),
+                     multiply_accumulate(self.gamma_jl_hat, jl_hat, R.tables))
 
 
 def _blocks(m, a, u, e1, e2) -> np.ndarray:
