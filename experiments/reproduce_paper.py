@@ -58,7 +58,7 @@ def settings(quick: bool) -> dict[str, Any]:
             "bfv": "INSECURE_N256",
             "ablation_malicious": [0, 2],
             "ablation_tau": [1.0, 50.0],
-            "ablation_rounds": 3,
+            "ablation_rounds": None,  # = n_rounds (the no-attack run is the accuracy reference)
         }
     return {
         "mode": "full",

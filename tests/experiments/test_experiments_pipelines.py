@@ -1,0 +1,124 @@
+"""The federation pipelines used by the experiments: honest submissions pass, the
+attacker's forged proof, swapped proofs and tampered envelopes are rejected by the
+server's own checks, and the homomorphic aggregate decodes to the FedAvg mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments.pipelines import MlKemPipeline, ZkflPqPipeline, _pack, _seal_context, _unpack
+from zkflpq.bfv import INSECURE_N256, encode_ciphertexts
+from zkflpq.fl.simulation import SubmissionInfo
+
+D = 700  # three chunks at N = 256
+TAU = 5.0
+
+
+def _info(k: int, r: int = 0) -> SubmissionInfo:
+    return SubmissionInfo(k, r, 10, np.zeros(D, np.float32))
+
+
+def _update(seed: int, norm: float) -> np.ndarray:
+    u = np.random.default_rng(seed).normal(size=D)
+    return (u * norm / np.linalg.norm(u)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    attackers = {(2, 0), (2, 1)}
+    return ZkflPqPipeline(INSECURE_N256, TAU, is_attacker=lambda k, r: (k, r) in attackers,
+                          seed=b"test-pipeline")
+
+
+def test_honest_accepted_and_aggregate_is_mean(pipe):
+    ups = [_update(i, 0.5 + i) for i in range(2)]
+    subs = [pipe.client_update_fn(u, _info(k)) for k, u in enumerate(ups)]
+    decisions = [pipe.defence(s, _info(k)) for k, s in enumerate(subs)]
+    assert all(d.accepted for d in decisions), decisions
+    new = pipe.aggregate_fn(np.zeros(D, np.float32), subs, [_info(0), _info(1)])
+    expected = np.mean(np.stack(ups).astype(np.float64), axis=0)
+    assert np.max(np.abs(new - expected)) < 2.0 / pipe.scale
+    m = pipe.messages[-1]
+    assert m["encrypted_params"] == D and m["proven_params"] == D and m["chunks"] == 3
+    assert m["plaintext_params_sent"] == 0
+
+
+def test_oversized_attacker_is_rejected_by_the_verifier(pipe):
+    big = _update(7, 1000.0)
+    sub = pipe.client_update_fn(big, _info(2))
+    assert pipe.messages[-1]["forged"] is True
+    d = pipe.defence(sub, _info(2))
+    assert not d.accepted
+    assert d.reason.startswith("proof:")
+    assert pipe._inbox.get((0, 2)) is None
+
+
+def test_attacker_within_the_bound_passes(pipe):
+    """A norm bound cannot stop an update that satisfies it."""
+    sub = pipe.client_update_fn(_update(8, 0.99 * TAU), _info(2, r=1))
+    assert pipe.messages[-1]["forged"] is False
+    assert pipe.defence(sub, _info(2, r=1)).accepted
+    pipe._inbox.clear()
+
+
+def test_proof_swapped_between_clients_is_rejected(pipe):
+    from zkflpq.pq import open_sealed, seal
+
+    s0 = pipe.client_update_fn(_update(3, 1.0), _info(0, r=5))
+    s1 = pipe.client_update_fn(_update(4, 1.0), _info(1, r=5))
+    b0, _ = open_sealed(pipe._kem_sk, s0, _seal_context(5, 0))
+    b1, _ = open_sealed(pipe._kem_sk, s1, _seal_context(5, 1))
+    ct1, _ = _unpack(b1, 2)
+    _, pf0 = _unpack(b0, 2)
+    forged, _ = seal(pipe._kem_pk, _pack(ct1, pf0), _seal_context(5, 1))
+    d = pipe.defence(forged, _info(1, r=5))
+    assert not d.accepted and d.reason.startswith("proof:")
+    # the same message presented for another round or client fails at the envelope
+    d2 = pipe.defence(s0, _info(0, r=6))
+    assert not d2.accepted and d2.reason.startswith("envelope:")
+    pipe._inbox.clear()
+
+
+def test_tampered_envelope_and_garbage_rejected(pipe):
+    sub = bytearray(pipe.client_update_fn(_update(5, 1.0), _info(0, r=7)))
+    sub[-5] ^= 1
+    d = pipe.defence(bytes(sub), _info(0, r=7))
+    assert not d.accepted and d.reason.startswith("envelope:")
+    from zkflpq.pq import seal
+
+    junk, _ = seal(pipe._kem_pk, _pack(b"not a ciphertext", b"nor a proof"), _seal_context(7, 1))
+    d = pipe.defence(junk, _info(1, r=7))
+    assert not d.accepted and d.reason.startswith("decode:")
+
+
+def test_wrong_chunk_count_rejected(pipe):
+    from zkflpq.bfv import encrypt
+    from zkflpq.pq import seal
+
+    ct = encrypt(pipe.bfv_pk, np.zeros((1, INSECURE_N256.n), np.int64))
+    body = _pack(encode_ciphertexts(ct), b"")
+    sealed, _ = seal(pipe._kem_pk, body, _seal_context(8, 0))
+    d = pipe.defence(sealed, _info(0, r=8))
+    assert not d.accepted and d.reason.startswith("decode:")
+
+
+def test_mlkem_pipeline_round_trip():
+    p = MlKemPipeline()
+    u = _update(1, 3.0)
+    s = p.client_update_fn(u, _info(0))
+    assert isinstance(s, bytes) and len(s) > 4 * D
+    assert p.defence(s, _info(0)).accepted
+    out = p.aggregate_fn(np.zeros(D, np.float32), [s], [_info(0)])
+    assert np.array_equal(out, u)
+    assert not p.defence(s, _info(1)).accepted  # context binds the client id
+
+
+def test_bounded_attack_scales_to_the_bound():
+    from experiments.federation import make_attack_spec
+    from zkflpq.fl.attacks import AttackContext
+
+    a = make_attack_spec("bounded:gaussian", {"std": 50.0})
+    u = a.poison_update(np.zeros(5000, np.float32),
+                        AttackContext(tau=TAU, rng=np.random.default_rng(0)))
+    assert 0.99 * TAU < np.linalg.norm(u.astype(np.float64)) <= TAU
