@@ -127,7 +127,8 @@ class KeyAuthorityClient:
         return info
 
     def build_request(self, *, aggregator_id: str, signing_key: SigningKey, round_id: int,
-                      d: int, k: int, k_min: int, rows: list[AcceptedRow]) -> bytes:
+                      d: int, k: int, k_min: int, rows: list[AcceptedRow],
+                      timestamp: int) -> bytes:
         """Envelope: metadata + ct_i / sig_i parts + the aggregator's signature over both."""
         assert self.info is not None
         entries = []
@@ -140,7 +141,7 @@ class KeyAuthorityClient:
             parts[f"sig{i}"] = row.signature
         meta = {"aggregator_id": aggregator_id, "round_id": round_id,
                 "params": self.info.params.name, "d": d, "k": k, "k_min": k_min,
-                "timestamp": now(), "nonce": new_nonce(), "entries": entries}
+                "timestamp": timestamp, "nonce": new_nonce(), "entries": entries}
         msg = ka_request_message(canonical_json_digest(meta), parts_digest(parts))
         parts["aggregator_signature"] = signing_key.sign(msg, CTX_KA_REQUEST)
         return encode_envelope(meta, parts)
@@ -149,10 +150,11 @@ class KeyAuthorityClient:
                 k: int, k_min: int, rows: list[AcceptedRow]) -> tuple[Any, dict[str, Any]]:
         """Ask for the decryption of the round's sum; returns (int64 sum (d,), info)."""
         assert self.info is not None
-        plaintext = self.build_request(aggregator_id=aggregator_id, signing_key=signing_key,
-                                       round_id=round_id, d=d, k=k, k_min=k_min, rows=rows)
-        path = "/v1/decryptions"
         ts = now()
+        plaintext = self.build_request(aggregator_id=aggregator_id, signing_key=signing_key,
+                                       round_id=round_id, d=d, k=k, k_min=k_min, rows=rows,
+                                       timestamp=ts)
+        path = "/v1/decryptions"
         sealed, rk, ctx = seal_request(self.info.kem_pk, "POST", path, aggregator_id, ts,
                                        plaintext)
         t0 = time.perf_counter()
