@@ -114,8 +114,11 @@ class _Relation:
             jl_combine(seed_jl, b"m", k + 1, n, gamma[:, :JL_ROWS]),
             jl_combine(seed_jl, b"e", 3 * k, n, gamma[:, JL_ROWS:]),
         ], axis=1)  # (ρ, 4k+1, N): blocks m_1..m_k, a, u_1..u_k, e1_1..e1_k, e2_1..e2_k
-        # Residues < 2^30 stored as uint32: half the memory of the largest array here.
-        self.alpha_hat = _ntt_int(R, sigma_int(alpha)).astype(np.uint32)
+        # Residues < 2^30 stored as uint32 (half the memory of the largest array here),
+        # one repetition at a time so the int64 temporaries stay small.
+        self.alpha_hat = np.empty(alpha.shape[:2] + (len(zk.bfv.primes), n), dtype=np.uint32)
+        for r in range(zk.rho):
+            self.alpha_hat[r] = _ntt_int(R, sigma_int(alpha[r]))
         g_jl = np.zeros((zk.rho, zk.jl_polys * n), dtype=np.int64)
         g_jl[:, : 2 * JL_ROWS] = gamma
         self.gamma_jl_hat = _ntt_int(R, sigma_int(g_jl.reshape(zk.rho, zk.jl_polys, n)))
