@@ -462,6 +462,8 @@ class AggregatorService:
         assert self.pool is not None and self.ka_info is not None
         context = zk.proof_context(PROTOCOL_VERSION, self.aggregator_id, info.id, client_id)
         t0 = time.perf_counter()
+        if self.settings.verify_delay_s:
+            await asyncio.sleep(self.settings.verify_delay_s)
         result = await self.pool.verify(info.params_name, self.ka_info.bfv_pk_bytes, ct, proof,
                                         info.bound, info.k, context)
         self.metrics.verify_seconds.observe(time.perf_counter() - t0)

@@ -111,6 +111,7 @@ class LocalDeployment:
     max_body_bytes: int | None = None
     database_url: str | None = None
     min_clients: int = 2
+    with_aggregator: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     ka: ServiceProcess | None = None
@@ -161,7 +162,8 @@ class LocalDeployment:
         self.ka.wait_ready()
         with self.admin() as admin:
             admin.enrol_aggregator(self.aggregator_id, sig.verify_key())
-        self.start_aggregator()
+        if self.with_aggregator:
+            self.start_aggregator()
         return self
 
     def start_aggregator(self, port: int | None = None, instance_id: str | None = None,

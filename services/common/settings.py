@@ -53,6 +53,10 @@ class AggregatorSettings(ServiceSettings):
     retry_wait_s: float = Field(
         default=60.0, gt=0, description="a resubmission waits this long for the original")
     key_authority_timeout_s: float = 300.0
+    verify_delay_s: float = Field(
+        default=0.0, ge=0, le=60,
+        description="fault injection for drills and tests: extra seconds every verification "
+                    "holds its worker slot (default 0)")
     max_proof_bytes: int = 64 * 1024 * 1024
 
 
