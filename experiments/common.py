@@ -119,6 +119,16 @@ def git_commit() -> str | None:
         return None
 
 
+def git_dirty(paths: Sequence[str] = ("experiments", "zkflpq")) -> bool | None:
+    """Whether the working tree differs from HEAD under ``paths`` (code measured != HEAD)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=10)
+        return bool(out.stdout.strip()) if out.returncode == 0 else None
+    except Exception:
+        return None
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -138,6 +148,7 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     try:

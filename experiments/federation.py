@@ -12,6 +12,7 @@ ablations and the attack matrix, whose timings are not headline numbers).
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -223,7 +224,9 @@ def run_many(specs: Sequence[RunSpec], workers: int = 1) -> list[dict[str, Any]]
     """Run independent federations, ``workers`` at a time (results in input order)."""
     if workers <= 1 or len(specs) <= 1:
         return [run_config(s) for s in specs]
-    with ProcessPoolExecutor(max_workers=workers) as ex:
+    # "spawn": forking a process that already runs torch/numba thread pools can deadlock
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
         return list(ex.map(_worker, specs))
 
 
