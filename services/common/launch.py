@@ -151,7 +151,8 @@ class LocalDeployment:
             "key-authority", "serve", "--data-dir", str(self.ka_dir), "--port", str(ka_port),
             "--min-clients", str(self.min_clients), "--kem", self.kem),
             ka_port, self.root / "key-authority.log", self.env()).start()
-        # Aggregator keys first, so its signing key can be enrolled at the key authority.
+        # Aggregator keys first, so its signing key can be enrolled at the key authority;
+        # the aggregator starts meanwhile (it polls the key authority for its parameters).
         from services.common.keys import KEM_ALGS, load_or_create_kem, load_or_create_signing
         from zkflpq.pq import fingerprint
 
@@ -159,11 +160,12 @@ class LocalDeployment:
         load_or_create_kem(self.agg_dir / "aggregator.kem", KEM_ALGS[self.kem])
         sig = load_or_create_signing(self.agg_dir / "aggregator.sig")
         self.aggregator_id = "aggregator-" + fingerprint(sig)[:16]
+        agg = self.start_aggregator(wait=False) if self.with_aggregator else None
         self.ka.wait_ready()
         with self.admin() as admin:
             admin.enrol_aggregator(self.aggregator_id, sig.verify_key())
-        if self.with_aggregator:
-            self.start_aggregator()
+        if agg is not None:
+            agg.wait_ready()
         return self
 
     def start_aggregator(self, port: int | None = None, instance_id: str | None = None,
