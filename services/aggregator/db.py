@@ -236,19 +236,25 @@ class Store:
     def open_round(self, *, params_name: str, tau: float, scale: float, bound: int, d: int,
                    k: int, layout: str, k_min: int, deadline: float | None, model: bytes,
                    model_digest: str) -> RoundInfo:
-        """Raises ValueError('round_open') if a round is already open."""
-        with self.Session() as s:
-            row = RoundRow(state="open", open_slot=1, params_name=params_name, tau=tau,
-                           scale=scale, bound=bound, d=d, k=k, layout=layout, k_min=k_min,
-                           deadline=deadline, opened_at=time.time(), model=model,
-                           model_digest=model_digest, n_accepted=0)
-            s.add(row)
-            try:
-                s.commit()
-            except IntegrityError:
-                s.rollback()
-                raise ValueError("round_open") from None
-            return RoundInfo.of(row)
+        """Raises ValueError('round_open') if a round is already open. Ids are allocated
+        as max + 1 (no gaps, unlike a PostgreSQL sequence after a failed insert)."""
+        for _ in range(20):
+            with self.Session() as s:
+                next_id = int(s.scalar(select(func.coalesce(func.max(RoundRow.id), 0))) or 0) + 1
+                row = RoundRow(id=next_id, state="open", open_slot=1, params_name=params_name,
+                               tau=tau, scale=scale, bound=bound, d=d, k=k, layout=layout,
+                               k_min=k_min, deadline=deadline, opened_at=time.time(),
+                               model=model, model_digest=model_digest, n_accepted=0)
+                s.add(row)
+                try:
+                    s.commit()
+                except IntegrityError:
+                    s.rollback()
+                    if self.current_round() is not None:
+                        raise ValueError("round_open") from None
+                    continue  # lost an id race with another process: try the next id
+                return RoundInfo.of(row)
+        raise ValueError("round_open")
 
     def get_round(self, round_id: int) -> RoundInfo | None:
         with self.Session() as s:
@@ -454,12 +460,12 @@ class Store:
                 return self.reject(idem_key, reason="round_closed",
                                    detail="the round stopped accepting updates",
                                    http_status=422, verify_ms=verify_ms, total_ms=total_ms)
+            row = s.scalars(select(SubmissionRow).where(SubmissionRow.idem_key == idem_key)
+                            ).one()
             s.add(AcceptedRow(round_id=round_id, client_id=client_id, idem_key=idem_key,
                               ciphertexts=ciphertexts, proof_hash=proof_hash,
                               timestamp=timestamp, nonce=nonce, signature=signature,
                               accepted_at=now))
-            row = s.scalars(select(SubmissionRow).where(SubmissionRow.idem_key == idem_key)
-                            ).one()
             row.status = "accepted"
             row.http_status = 202
             row.verify_ms = verify_ms

@@ -85,3 +85,24 @@ def update_for(client: Any, round_cfg: dict[str, Any], seed: int, norm: float = 
 
 def postgres_url() -> str | None:
     return os.environ.get("ZKFLPQ_TEST_POSTGRES_URL") or None
+
+
+def fresh_postgres_database(base_url: str) -> tuple[str, Any]:
+    """Create an empty database next to ``base_url``'s; returns (SQLAlchemy URL, dropper)."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)
+    name = "zkflpq_t_" + uuid.uuid4().hex[:12]
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    new = url.set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return new, drop
