@@ -123,7 +123,7 @@ def run(quick: bool, out: Path, *, workers: int = 2, log=print) -> dict[str, Any
 
     none_acc = {d: matrix["none"][d]["final_accuracy"] for d in DEFENCES}
     verdicts = []
-    for label, name, kw, desc in _rows(quick):
+    for label, _name, kw, desc in _rows(quick):
         if label == "none":
             continue
         pb = matrix[label]["proven_bound"]

@@ -398,6 +398,8 @@ def make_pipeline(
         return MlKemPipeline(kem)
     if name == "zkflpq":
         if params is None:
-            from zkflpq.bfv import DEFAULT as params
+            from zkflpq.bfv import DEFAULT
+
+            params = DEFAULT
         return ZkflPqPipeline(params, tau, scale=scale, is_attacker=is_attacker, kem=kem)
     raise ValueError(f"unknown configuration {name!r}; known: {CONFIGS}")

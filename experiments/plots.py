@@ -88,7 +88,8 @@ def bar_breakdown(
     ax.set_xlabel(unit)
     ax.set_title(title, fontsize=10)
     ax.set_xlim(0, left.max() * 1.25 if left.max() > 0 else 1)
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25 - 0.05 * len(rows) / 4))
+    ax.legend(fontsize=7, ncol=4, loc="upper center",
+              bbox_to_anchor=(0.5, -0.25 - 0.05 * len(rows) / 4))
     return save(fig, path)
 
 

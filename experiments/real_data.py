@@ -80,7 +80,8 @@ def run(quick: bool, out: Path, *, medmnist: list[Path] | None = None, workers: 
                      "GENERATED 28×28 3-class file: loader/pipeline smoke test, not a result"))
     found = _medmnist_files(list(medmnist or []))
     for p in found:
-        datasets.append((f"medmnist_{p.stem}", ("medmnist", {"path": str(p)}), f"MedMNIST {p.name}"))
+        datasets.append((f"medmnist_{p.stem}", ("medmnist", {"path": str(p)}),
+                         f"MedMNIST {p.name}"))
     specs, keys = [], []
     for name, data, _ in datasets:
         smoke = name.startswith("medmnist_smoke")
@@ -142,7 +143,7 @@ def table_markdown(r: dict[str, Any]) -> str:
     for ds in r["datasets"]:
         t = r["results"][ds["name"]]
 
-        def acc(key: str) -> str:
+        def acc(key: str, t: dict[str, Any] = t) -> str:
             return f"{100 * t[key]['final_accuracy']:.1f} %" if key in t else "–"
 
         zk = t.get("zkflpq/gaussian") or t["zkflpq/none"]

@@ -74,21 +74,21 @@ def warm_up(bfv: str) -> None:
     """Compile numba kernels and touch torch before anything is timed."""
     import numpy as np
 
-    from zkflpq import bfv as B
+    from zkflpq import bfv as bfvmod
     from zkflpq.fl.data import make_synthetic_medical
-    from zkflpq.fl.training import local_train
     from zkflpq.fl.model import flatten_params, make_mlp
+    from zkflpq.fl.training import local_train
     from zkflpq.zk import NormStatement, decode_proof, proof_context, prove, verify
 
-    params = getattr(B, bfv)
-    sk, pk = B.keygen(params)
-    enc = B.Encoder(params, 2.0**14, 5.0)
+    params = getattr(bfvmod, bfv)
+    sk, pk = bfvmod.keygen(params)
+    enc = bfvmod.Encoder(params, 2.0**14, 5.0)
     m = enc.encode(np.full(params.n + 3, 1e-3))
-    ct, rnd = B.encrypt_with_randomness(pk, m)
+    ct, rnd = bfvmod.encrypt_with_randomness(pk, m)
     st = NormStatement(params, pk, ct, enc.bound, proof_context("w", "w", 0, "w"))
     pf = prove(st, m, rnd)
     verify(st, decode_proof(pf.to_bytes(), st))
-    B.decrypt(sk, B.sum_ciphertexts([ct, ct]))
+    bfvmod.decrypt(sk, bfvmod.sum_ciphertexts([ct, ct]))
     ds = make_synthetic_medical(64, 784, seed=1)
     local_train(flatten_params(make_mlp(seed=0)), ds, 1, 0.01, 32, 0)
 
@@ -206,6 +206,7 @@ def run(quick: bool, out: Path, *, workers: int = 2, ablations: bool = True,
         "encrypted_fraction": enc_frac,
         "proven_fraction": proven_frac,
         "n_params": z["n_params"],
+        "chunks_per_update": msgs[0]["chunks"],
         "final_accuracy": final_acc,
         "malicious_rejected_rate": z["malicious_rejected_rate"],
         "honest_rejected_rate": z["honest_rejected_rate"],

@@ -178,7 +178,8 @@ def summary_markdown(r: dict[str, Any]) -> str:
         "",
         f"Poisoned updates all rejected: **{p['poisoned_rejected_all']}** "
         f"({p['poisoned_reasons']}); honest updates rejected: **{p['honest_rejected']}**; "
-        f"final accuracy {100 * p['final_accuracy']:.1f} %. Mean round {p['mean_round_wall_s']:.2f} s "
+        f"final accuracy {100 * p['final_accuracy']:.1f} %. "
+        f"Mean round {p['mean_round_wall_s']:.2f} s "
         f"(warm rounds 2+: {p['mean_warm_round_wall_s']:.2f} s) vs standard FL in-process "
         f"{r['standard_fl_in_process_round_s']:.3f} s: **{r['overhead_factor_rest_warm']:.0f}×** "
         f"(all rounds: {r['overhead_factor_rest_all_rounds']:.0f}×). Service start-up "

@@ -36,11 +36,11 @@ SERVER_SIDE = ("open", "deserialise", "verify", "aggregate", "decrypt", "evaluat
 def measure_dimension(params: Any, d: int, *, tau: float = 5.0, scale: float = 2.0**14,
                       repeat: int = 1, keys: Any = None) -> dict[str, Any]:
     """Encrypt, prove and verify one random update of dimension d (norm 0.9·τ)."""
-    from zkflpq import bfv as B
+    from zkflpq import bfv as bfvmod
     from zkflpq.zk import NormStatement, decode_proof, proof_context, prove, verify
 
-    sk, pk = keys or B.keygen(params)
-    enc = B.Encoder(params, scale, tau)
+    sk, pk = keys or bfvmod.keygen(params)
+    enc = bfvmod.Encoder(params, scale, tau)
     rng = np.random.default_rng(d)
     u = rng.normal(0, 1, d)
     u *= 0.9 * tau / np.linalg.norm(u)
@@ -49,7 +49,7 @@ def measure_dimension(params: Any, d: int, *, tau: float = 5.0, scale: float = 2
     for _ in range(repeat):
         t = time.perf_counter()
         m = enc.encode(u)
-        ct, rnd = B.encrypt_with_randomness(pk, m)
+        ct, rnd = bfvmod.encrypt_with_randomness(pk, m)
         t_enc.append(time.perf_counter() - t)
         st = NormStatement(params, pk, ct, enc.bound, ctx)
         t = time.perf_counter()
@@ -62,7 +62,7 @@ def measure_dimension(params: Any, d: int, *, tau: float = 5.0, scale: float = 2
         if not verdict.accepted:
             raise RuntimeError(f"honest proof rejected at d={d}: {verdict.reason}")
         t = time.perf_counter()
-        B.decrypt(sk, ct)
+        bfvmod.decrypt(sk, ct)
         t_dec.append(time.perf_counter() - t)
     return {
         "d": d,
@@ -72,21 +72,21 @@ def measure_dimension(params: Any, d: int, *, tau: float = 5.0, scale: float = 2
         "verify_s": median(t_verify),
         "decrypt_s": median(t_dec),
         "proof_bytes": len(data),
-        "ciphertext_bytes": B.ciphertext_size(params, len(ct)),
+        "ciphertext_bytes": bfvmod.ciphertext_size(params, len(ct)),
         "plaintext_bytes": 4 * d,
         "repeat": repeat,
     }
 
 
 def run(quick: bool, out: Path, *, budget_s: float = 240.0, log=print) -> dict[str, Any]:
-    from zkflpq import bfv as B
+    from zkflpq import bfv as bfvmod
 
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    params = B.INSECURE_N256 if quick else B.DEFAULT
+    params = bfvmod.INSECURE_N256 if quick else bfvmod.DEFAULT
     log_ds = list(range(8, 13)) if quick else list(range(12, 21))
-    keys = B.keygen(params)
+    keys = bfvmod.keygen(params)
     measure_dimension(params, params.n, keys=keys)  # warm-up (numba compilation)
     dims, skipped = [], []
     t_start = time.perf_counter()

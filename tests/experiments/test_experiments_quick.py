@@ -45,7 +45,7 @@ def test_reproduction_keys_and_headline(reproduction, quick_out):
 def test_attack_matrix(attacks):
     m = attacks["matrix"]
     assert {"none", "gaussian", "gaussian_at_bound", "scaling", "backdoor"} <= set(m)
-    for label, row in m.items():
+    for row in m.values():
         for dfn in ("no_bound", "proven_bound", "plaintext_check"):
             cell = row[dfn]
             assert cell["final_accuracy"] is not None
