@@ -146,6 +146,7 @@ def run_config(spec: RunSpec, *, data: Any = None) -> dict[str, Any]:
         hooks["defence"] = no_defence
     elif spec.defence == "norm_check":
         hooks["defence"] = norm_check(cfg.tau)
+    pipe.start_clock()
     res = run_federation(clients, test, cfg, attack=attack, on_round=pipe.on_round, **hooks)
     res["label"] = spec.label
     res["configuration"] = spec.config
@@ -197,6 +198,7 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
         "final_backdoor_success": rounds[-1]["backdoor_success"] if rounds else None,
         "mean_round_time_s": s["mean_round_time_s"],
         "round_times_s": [rec["timings_s"]["total"] for rec in rounds],
+        "mean_round_cpu_s": mean([rec.get("cpu_s") for rec in rounds]),
         "mean_phase_s": {k: mean(v) for k, v in phases.items()},
         "malicious_submissions": s["malicious_submissions"],
         "malicious_rejected": s["malicious_rejected"],

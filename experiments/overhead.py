@@ -76,6 +76,7 @@ def run(quick: bool, out: Path, *, rounds: int | None = None, log=print) -> dict
         ph = {k: s["mean_phase_s"].get(k) for k in PHASE_ORDER if k in s["mean_phase_s"]}
         configs[cfg] = {
             "mean_round_time_s": s["mean_round_time_s"],
+            "mean_round_cpu_s": s["mean_round_cpu_s"],
             "round_phases_s": ph,
             "per_client_phases_s": {k: v / n for k, v in ph.items()
                                     if k in CLIENT_SIDE or k in ("open", "deserialise",
@@ -98,6 +99,8 @@ def run(quick: bool, out: Path, *, rounds: int | None = None, log=print) -> dict
         "rounds": n_rounds,
         "configs": configs,
         "overhead_factor": z["mean_round_time_s"] / std,
+        "overhead_factor_cpu": (z["mean_round_cpu_s"] / configs["standard"]["mean_round_cpu_s"]
+                                if z["mean_round_cpu_s"] else None),
         "zkflpq_phase_share": share,
         "bytes_expansion_vs_plaintext": {
             "ciphertext": b["ciphertext_bytes"] / b["plaintext_bytes"],

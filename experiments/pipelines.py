@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,8 +106,17 @@ class Pipeline:
             "aggregate_fn": self.aggregate_fn,
         }
 
+    def start_clock(self) -> None:
+        """Call right before run_federation: CPU time of this process is then recorded per
+        round (robust to other processes competing for the cores, unlike wall-clock)."""
+        self._cpu_last = time.process_time()
+
     def on_round(self, record: dict[str, Any]) -> None:
         """Attach this round's fine-grained phases to run_federation's record."""
+        now = time.process_time()
+        last = getattr(self, "_cpu_last", None)
+        record["cpu_s"] = None if last is None else now - last
+        self._cpu_last = now
         phases = self.timer.snapshot_and_reset()
         phases["train"] = record["timings_s"]["train"]
         phases["evaluate"] = record["timings_s"]["evaluate"]
