@@ -219,9 +219,9 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
         f"backdoor: {c}" for c in cols[:2]]
     mat = [a + r_[1:] + b[:2] for a, r_, b in zip(acc, rej, bd, strict=True)]
     return [plots.heatmap(
-        mat, rows, cols3, out / "attack_matrix.png",
+        mat, rows, cols3, out / "attack_matrix.png", invert_cols=(5, 6),
         title="Attack matrix (%): final accuracy, malicious updates rejected, backdoor success "
-              "(n/a: not applicable)")]
+              "(n/a: not applicable; green = good for the defender)")]
 
 
 def main(argv: list[str] | None = None) -> int:

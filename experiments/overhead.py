@@ -159,7 +159,7 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
     names = {"standard": "Standard FL", "mlkem": "FL + ML-KEM", "zkflpq": "ZKFL-PQ"}
     rows = {names[k]: {ph: v for ph, v in r["configs"][k]["round_phases_s"].items() if v}
             for k in names}
-    return [plots.bar_breakdown(rows, out / "timing_breakdown.png",
+    return [plots.bar_breakdown(rows, out / "timing_breakdown.png", order=PHASE_ORDER,
                                 title="Time per round by phase (5 clients, sequential, "
                                       f"{r['bfv_params']})")]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -37,16 +38,22 @@ def accuracy_per_round(
     """One line per configuration (x: round 1..R); optional markers for the paper's
     reported final accuracy."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    styles = ["-", "--", ":", "-."]
+    markers = ["o", "s", "^", "D", "v", "P"]
+    n = len(series)
     for i, (name, acc) in enumerate(series.items()):
         x = np.arange(1, len(acc) + 1)
-        ax.plot(x, [np.nan if a is None else 100 * a for a in acc], marker="o", ms=3,
-                label=name, color=f"C{i}")
+        # decreasing widths and different dashes keep identical curves visible
+        ax.plot(x, [np.nan if a is None else 100 * a for a in acc], marker=markers[i % 6],
+                ms=7 - 4 * i / max(1, n - 1), lw=3.2 - 2.2 * i / max(1, n - 1),
+                ls=styles[i % 4], label=name, color=f"C{i}", alpha=0.9)
         if paper_final and name in paper_final:
             ax.scatter([len(acc) + 0.3], [100 * paper_final[name]], marker="*", s=90,
                        color=f"C{i}", edgecolor="k", linewidth=0.5, zorder=5)
     if attack_start is not None:
         ax.axvline(attack_start + 1, color="grey", ls="--", lw=1)
-        ax.text(attack_start + 1.1, 3, "attack starts", color="grey", fontsize=8)
+        ax.text(attack_start + 1.05, 97, "attack starts", color="grey", fontsize=8, va="top")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("round")
     ax.set_ylabel(ylabel + " (%)")
     ax.set_ylim(-2, 104)
@@ -66,14 +73,16 @@ def bar_breakdown(
     title: str,
     unit: str = "s",
     log: bool = False,
+    order: Sequence[str] = (),
 ) -> Path:
-    """Stacked horizontal bars: one bar per row (configuration), one segment per phase."""
-    phases: list[str] = []
+    """Stacked horizontal bars: one bar per row (configuration), one segment per phase
+    (phases in ``order`` first, then any others in order of appearance)."""
+    phases: list[str] = [p for p in order if any(p in r for r in rows.values())]
     for r in rows.values():
         for k in r:
             if k not in phases:
                 phases.append(k)
-    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.6 * len(rows)))
+    fig, ax = plt.subplots(figsize=(9.0, 1.0 + 0.7 * len(rows)))
     names = list(rows)
     left = np.zeros(len(names))
     cmap = plt.get_cmap("tab20")
@@ -88,8 +97,7 @@ def bar_breakdown(
     ax.set_xlabel(unit)
     ax.set_title(title, fontsize=10)
     ax.set_xlim(0, left.max() * 1.25 if left.max() > 0 else 1)
-    ax.legend(fontsize=7, ncol=4, loc="upper center",
-              bbox_to_anchor=(0.5, -0.25 - 0.05 * len(rows) / 4))
+    ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save(fig, path)
 
 
@@ -103,13 +111,18 @@ def heatmap(
     fmt: str = "{:.0f}",
     scale: float = 100.0,
     cmap: str = "RdYlGn",
+    invert_cols: Sequence[int] = (),
 ) -> Path:
-    """Annotated heatmap; None cells are grey and marked "n/a"."""
+    """Annotated heatmap; None cells are grey and marked "n/a". Columns in
+    ``invert_cols`` are coloured as ``scale - value`` (high = bad), values shown as is."""
     a = np.array([[np.nan if v is None else scale * v for v in row] for row in matrix], float)
+    colour = a.copy()
+    for j in invert_cols:
+        colour[:, j] = scale - colour[:, j]
     fig, ax = plt.subplots(figsize=(1.1 + 1.05 * len(col_labels), 0.9 + 0.42 * len(row_labels)))
     cm = plt.get_cmap(cmap).copy()
     cm.set_bad("#dddddd")
-    ax.imshow(np.ma.masked_invalid(a), cmap=cm, vmin=0, vmax=scale, aspect="auto")
+    ax.imshow(np.ma.masked_invalid(colour), cmap=cm, vmin=0, vmax=scale, aspect="auto")
     ax.set_xticks(range(len(col_labels)), col_labels, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
     for i in range(a.shape[0]):

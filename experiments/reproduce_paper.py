@@ -321,7 +321,9 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
         out / "accuracy_per_round.png",
         title="Accuracy per round, Gaussian N(0,50²) attacker (client 3)",
         attack_start=start,
-        paper_final=None,
+        paper_final={"Standard FL": PAPER.final_accuracy["standard"],
+                     "FL + ML-KEM": PAPER.final_accuracy["mlkem"],
+                     "ZKFL-PQ (all params, real proofs)": PAPER.final_accuracy["zkflpq"]},
     )]
     if r["ablation_malicious"]:
         files.append(plots.accuracy_per_round(
