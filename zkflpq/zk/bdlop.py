@@ -13,6 +13,7 @@ import numpy as np
 
 from ..bfv.scheme import ring_of
 from ..ring import Csprng, RingContext, uniform_mod
+from ..ring.ntt import multiply_accumulate
 from .params import ZkParams
 
 __all__ = ["CommitmentKey", "commitment_key"]
@@ -27,19 +28,17 @@ class CommitmentKey:
 
     def commit_t0(self, r_ntt: np.ndarray) -> np.ndarray:
         """A0·r (NTT domain in → coefficient domain out), r_ntt (ℓ, L, N)."""
-        R = self.ring
-        acc = R.mul_ntt(self.a0_ntt, r_ntt[None, self.kappa:]).sum(axis=1) % R.p
-        return R.add(R.intt(acc), R.intt(r_ntt[: self.kappa]))
+        return self.ring.intt(self.a0_times_ntt(r_ntt))
 
-    def inner_ntt(self, rows: slice | list[int], r_ntt: np.ndarray) -> np.ndarray:
+    def inner_ntt(self, rows: slice, r_ntt: np.ndarray) -> np.ndarray:
         """<b_j, r> for the selected message rows, in the NTT domain: (rows, L, N)."""
         R = self.ring
-        return R.mul_ntt(self.b_ntt[rows], r_ntt[None]).sum(axis=1) % R.p
+        return multiply_accumulate(self.b_ntt[rows], r_ntt, R.tables)
 
     def a0_times_ntt(self, r_ntt: np.ndarray) -> np.ndarray:
         """A0·r in the NTT domain: (κ, L, N)."""
         R = self.ring
-        acc = R.mul_ntt(self.a0_ntt, r_ntt[None, self.kappa:]).sum(axis=1) % R.p
+        acc = multiply_accumulate(self.a0_ntt, r_ntt[self.kappa:], R.tables)
         return R.add(acc, r_ntt[: self.kappa])
 
 
@@ -48,12 +47,14 @@ _KEYS: dict[str, CommitmentKey] = {}
 
 def commitment_key(zk: ZkParams) -> CommitmentKey:
     cached = _KEYS.get(zk.bfv.name)
-    if cached is not None and cached.b_ntt.shape[0] == zk.messages:
+    if cached is not None and cached.b_ntt.shape[:2] == (zk.messages, zk.ell):
         return cached
     R = ring_of(zk.bfv)
-    rng = Csprng.from_seed(zk.bfv.id_bytes + bytes([zk.rho, zk.kappa, zk.ell]), b"zkflpq-bdlop-ck")
+    rng = Csprng.from_seed(zk.bfv.id_bytes + bytes([zk.rho, zk.reps, zk.kappa, zk.ell]),
+                           b"zkflpq-bdlop-ck")
     a0 = uniform_mod(rng, zk.bfv.primes, (zk.kappa, zk.ell - zk.kappa, zk.n))
     b = uniform_mod(rng, zk.bfv.primes, (zk.messages, zk.ell, zk.n))
-    key = CommitmentKey(R, zk.kappa, R.ntt(a0), R.ntt(b))
+    # uint32 storage (residues < 2^31): the key has (#messages × ℓ) polynomials.
+    key = CommitmentKey(R, zk.kappa, R.ntt(a0).astype(np.uint32), R.ntt(b).astype(np.uint32))
     _KEYS[zk.bfv.name] = key
     return key

@@ -25,7 +25,10 @@ __all__ = ["ZkParams", "ProofBounds", "zk_params_for", "GHL_JL_FACTOR", "JL_SOUN
 SECURITY_BITS = 128
 TAIL_R = math.sqrt(2 * (SECURITY_BITS + 1) * math.log(2))  # ≈ 13.37
 GHL_JL_FACTOR = math.sqrt(337)  # ‖Π·w‖ ≤ √337·‖w‖ except w.p. < 2^-128 (GHL22)
-JL_SOUND_FACTOR = math.sqrt(26)  # modular JL lemma (LNP22): ‖Π·w mod q‖ ≥ √26·‖w‖ w.h.p.
+# What the JL responses guarantee about the committed (m, a), (u, e1, e2): B_arp = T_jl/1.8088.
+# The published modular JL lemma (√26) is for Π·w; the verifier sees ȳ + Π·w with a committed,
+# unbounded ȳ, and the reduction in proofs/security.md (Lemma S) gives 2/√13.087 instead.
+JL_SOUND_FACTOR = math.sqrt(13.087) / 2
 NORM_SLACK = 1.3  # ‖z_b‖ ≤ 1.3·σ_b·√n_b for the main blocks (Banaszczyk tail)
 JL_NORM_SLACK = 1.5  # for the 256-entry JL responses
 INF_SIGMAS = 8  # honest |z| ≤ 8σ per coefficient; fixes the encoding width
@@ -37,15 +40,17 @@ class ZkParams:
 
     bfv: BfvParams
     rho: int = 5  # repetitions of the random-linear-combination step
+    reps: int = 5  # parallel Σ-protocol repetitions (independent challenges), see below
     kappa: int = 1  # rows of A0 = [I_κ | A0']
-    ell: int = 3  # BDLOP randomness r ∈ R^ℓ (ternary)
+    mlwe_rank: int = 1  # ℓ − κ − #messages: MLWE rank for hiding (≈155 bits, HE-standard model)
     alpha: float = 12.0  # Σ-protocol mask slack (M ≈ 3.1)
     alpha_jl: float = 60.0  # JL mask slack (M ≈ 1.25)
     noise_slack: float = 1.1  # public bound on ‖e‖ is noise_slack·√(η/2·kN)
 
     def __post_init__(self) -> None:
-        if not (1 <= self.rho <= 16 and 1 <= self.kappa < self.ell <= 8):
-            raise ValueError("invalid rho/kappa/ell")
+        if not (1 <= self.rho <= 16 and 1 <= self.reps <= 16 and 1 <= self.kappa <= 4
+                and 1 <= self.mlwe_rank <= 4):
+            raise ValueError("invalid rho/reps/kappa/mlwe_rank")
         if self.alpha < 2 or self.alpha_jl < 2:
             raise ValueError("alpha too small")
 
@@ -73,8 +78,16 @@ class ZkParams:
 
     @property
     def messages(self) -> int:
-        """BDLOP message polynomials: jl masks, a, g_1..g_ρ, G1_1..G1_ρ."""
-        return self.jl_polys + 1 + 2 * self.rho
+        """BDLOP message polynomials: jl masks, a, g_1..g_ρ, and G1_{i,r} for every
+        repetition i and relation r."""
+        return self.jl_polys + 1 + self.rho + self.reps * self.rho
+
+    @property
+    def ell(self) -> int:
+        """Length of the BDLOP randomness r ∈ R^ℓ (ternary). Hiding needs the commitment
+        matrix [A0; b_1..b_n] ((κ + n) × ℓ) to leave an MLWE secret of rank ≥ 1:
+        ℓ = κ + #messages + mlwe_rank (BDLOP18 §4; proofs/security.md F2)."""
+        return self.kappa + self.messages + self.mlwe_rank
 
     @property
     def row_a(self) -> int:
@@ -87,6 +100,11 @@ class ZkParams:
     @property
     def rows_G1(self) -> slice:
         return slice(self.jl_polys + 1 + self.rho, self.messages)
+
+    def rows_G1_rep(self, i: int) -> slice:
+        """The G1 commitment rows of Σ-repetition i."""
+        start = self.jl_polys + 1 + self.rho + i * self.rho
+        return slice(start, start + self.rho)
 
     @property
     def rows_sent(self) -> slice:
@@ -114,6 +132,9 @@ class ProofBounds:
             raise ValueError("chunk count out of range")
         if not 1 <= self.bound < 1 << 34:
             raise ValueError("norm bound B must be in [1, 2^34)")
+        if 2 * self.arp_bound_message ** 2 >= self.zk.bfv.q:
+            # ‖m̄‖² + ‖ā‖² ≡ B² (mod q) would no longer imply equality over Z (spec §6).
+            raise ValueError("norm bound B too large for this parameter set (no-wrap)")
 
     # -- public witness bounds β_b --------------------------------------------------
     @property
@@ -149,8 +170,10 @@ class ProofBounds:
 
     @cached_property
     def sigma(self) -> dict[str, float]:
+        # One rejection step over all repetitions' blocks together: the shift
+        # (c_1·s, ..., c_R·s) has R·n_total coordinates, hence the factor √(R·n_total/n_b).
         sizes = self.block_sizes
-        total = sum(sizes.values())
+        total = self.zk.reps * sum(sizes.values())
         beta = {"u": self.beta_u, "e1": self.beta_e, "e2": self.beta_e, "m": self.beta_m,
                 "r": self.beta_r}
         return {b: self.zk.alpha * self.zk.eta * beta[b] * math.sqrt(total / sizes[b])
@@ -166,7 +189,9 @@ class ProofBounds:
 
     @cached_property
     def z_norm_bound(self) -> dict[str, float]:
-        return {b: NORM_SLACK * s * math.sqrt(self.block_sizes[b]) for b, s in self.sigma.items()}
+        """Bound on ‖z_b‖ over all repetitions together (R·n_b coordinates)."""
+        return {b: NORM_SLACK * s * math.sqrt(self.zk.reps * self.block_sizes[b])
+                for b, s in self.sigma.items()}
 
     @cached_property
     def z_low_bits(self) -> dict[str, int]:

@@ -42,12 +42,12 @@ class NormProof:
     bound: int
     t0: np.ndarray = field(repr=False)  # (κ, L, N)
     t_msg: np.ndarray = field(repr=False)  # (jl_polys + 1 + ρ, L, N): jl, a, g_1..g_ρ
-    t_G1: np.ndarray = field(repr=False)  # (ρ, L, N)
+    t_G1: np.ndarray = field(repr=False)  # (R·ρ, L, N): repetition-major
     h: np.ndarray = field(repr=False)  # (ρ, L, N)
     z_jm: np.ndarray = field(repr=False)  # (256,)
     z_je: np.ndarray = field(repr=False)  # (256,)
-    c: Challenge = field(repr=False)
-    z: dict[str, np.ndarray] = field(repr=False)  # u, e1, e2, m: (k, N); r: (ℓ, N)
+    c: tuple[Challenge, ...] = field(repr=False)  # one per Σ-repetition
+    z: dict[str, np.ndarray] = field(repr=False)  # u, e1, e2, m: (R, k, N); r: (R, ℓ, N)
 
     def to_bytes(self) -> bytes:
         return encode_proof(self, zk_params_for(self.params))
@@ -58,12 +58,12 @@ def _residue_widths(zk: ZkParams) -> list[int]:
 
 
 def _poly_count(zk: ZkParams) -> int:
-    return zk.kappa + (zk.jl_polys + 1 + zk.rho) + 2 * zk.rho
+    return zk.kappa + (zk.jl_polys + 1 + zk.rho) + zk.reps * zk.rho + zk.rho
 
 
 def _challenge_size(zk: ZkParams) -> int:
     w = zk.challenge_weight
-    return 2 * w + (w + 7) // 8
+    return zk.reps * (2 * w + (w + 7) // 8)
 
 
 def _fixed_size(zk: ZkParams, bounds: ProofBounds) -> int:
@@ -77,14 +77,15 @@ def _fixed_size(zk: ZkParams, bounds: ProofBounds) -> int:
 
 def proof_size(zk: ZkParams, bounds: ProofBounds) -> int:
     """Expected encoded size in bytes (the z blocks are variable-length)."""
-    z_bits = sum(bounds.block_sizes[b] * bounds.z_expected_bits(b) for b in _ALL_BLOCKS)
+    z_bits = zk.reps * sum(bounds.block_sizes[b] * bounds.z_expected_bits(b)
+                           for b in _ALL_BLOCKS)
     return _fixed_size(zk, bounds) + math.ceil(z_bits / 8)
 
 
 def max_proof_size(zk: ZkParams, bounds: ProofBounds) -> int:
     """Largest size a decodable proof can have (the decoder's size limit)."""
-    worst = sum(math.ceil(bounds.block_sizes[b] * (2 + bounds.z_low_bits[b]
-                                                   + bounds.z_max_high[b]) / 8)
+    worst = sum(math.ceil(zk.reps * bounds.block_sizes[b]
+                          * (2 + bounds.z_low_bits[b] + bounds.z_max_high[b]) / 8)
                 for b in _ALL_BLOCKS)
     return _fixed_size(zk, bounds) + worst
 
@@ -107,7 +108,7 @@ def encode_proof(proof: NormProof, zk: ZkParams) -> bytes:
     parts = [_HEADER.pack(PROOF_MAGIC, PROOF_VERSION, zk.bfv.id_bytes, proof.k, proof.bound)]
     for i, w in enumerate(_residue_widths(zk)):
         parts.append(pack_uint(polys[:, i, :], w))
-    parts.append(proof.c.encode())
+    parts.extend(c.encode() for c in proof.c)
     parts.append(_pack_signed(proof.z_jm, bounds.jl_width["m"]))
     parts.append(_pack_signed(proof.z_je, bounds.jl_width["e"]))
     for b in _ALL_BLOCKS:
@@ -165,14 +166,16 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
             if vals.max(initial=0) >= p:
                 raise ProofDecodeError("residue out of range")
             polys[:, i, :] = vals
-        c = Challenge.decode(take(_challenge_size(zk)), n, zk.challenge_weight)
+        one = _challenge_size(zk) // zk.reps
+        c = tuple(Challenge.decode(take(one), n, zk.challenge_weight) for _ in range(zk.reps))
         wm, we = bounds.jl_width["m"], bounds.jl_width["e"]
         z_jm = _unpack_signed(take(packed_size(256, wm)), wm, 256)
         z_je = _unpack_signed(take(packed_size(256, we)), we, 256)
         z: dict[str, np.ndarray] = {}
+        R = zk.reps
         for b in _Z_BLOCKS:
-            z[b] = take_block(b, k * n).reshape(k, n)
-        z["r"] = take_block("r", zk.ell * n).reshape(zk.ell, n)
+            z[b] = take_block(b, R * k * n).reshape(R, k, n)
+        z["r"] = take_block("r", R * zk.ell * n).reshape(R, zk.ell, n)
         if off != len(data):
             raise ProofDecodeError("trailing bytes after the proof")
     except ProofDecodeError:
@@ -183,6 +186,6 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
     sent = zk.jl_polys + 1 + rho
     t0 = polys[:kappa]
     t_msg = polys[kappa: kappa + sent]
-    t_G1 = polys[kappa + sent: kappa + sent + rho]
-    h = polys[kappa + sent + rho:]
+    t_G1 = polys[kappa + sent: kappa + sent + zk.reps * rho]
+    h = polys[kappa + sent + zk.reps * rho:]
     return NormProof(zk.bfv, k, bound, t0, t_msg, t_G1, h, z_jm, z_je, c, z)

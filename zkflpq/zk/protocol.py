@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from ..bfv.params import BfvParams
@@ -27,7 +28,7 @@ from ..ring import Csprng, discrete_gaussian, sigma_int, ternary, uniform_mod
 from ..ring.ntt import multiply_accumulate
 from ..ring.poly import mul_sparse_ternary_int
 from .bdlop import commitment_key
-from .challenge import operator_norm, sample_challenge
+from .challenge import Challenge, operator_norm, sample_challenge
 from .errors import NormBoundExceeded, ProofDecodeError, ProvingFailed
 from .foursquare import four_squares
 from .jl import JL_ROWS, jl_combine, jl_project
@@ -136,13 +137,20 @@ def _blocks(m, a, u, e1, e2) -> np.ndarray:
     return np.concatenate([m, a[None], u, e1, e2])
 
 
+@nb.njit(cache=True)
+def _dot_f64(a, b):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += float(a[i]) * float(b[i])
+    return s
+
+
 def _accept(rng: Csprng, z: list[np.ndarray], v: list[np.ndarray], sigmas: list[float],
             rate: float) -> bool:
     """Rejection step (Lyubashevsky 2012) on block-normalised vectors."""
-    dot = sum(float(np.dot(zi.ravel().astype(np.float64), vi.ravel().astype(np.float64))) / s ** 2
+    dot = sum(_dot_f64(zi.ravel(), vi.ravel()) / s ** 2
               for zi, vi, s in zip(z, v, sigmas, strict=True))
-    vv = sum(float(np.dot(vi.ravel().astype(np.float64), vi.ravel().astype(np.float64))) / s ** 2
-             for vi, s in zip(v, sigmas, strict=True))
+    vv = sum(_dot_f64(vi.ravel(), vi.ravel()) / s ** 2 for vi, s in zip(v, sigmas, strict=True))
     log_ratio = (-2.0 * dot + vv) / 2.0 - math.log(rate)
     u = (int.from_bytes(rng.random_bytes(7), "little") >> 3) / float(1 << 53)
     return u < math.exp(min(0.0, log_ratio))
@@ -154,7 +162,8 @@ def _fits(v: np.ndarray, width: int) -> bool:
 
 
 def _l2(v: np.ndarray) -> float:
-    return math.sqrt(float(np.dot(v.ravel().astype(np.float64), v.ravel().astype(np.float64))))
+    flat = np.ascontiguousarray(v).ravel()
+    return math.sqrt(_dot_f64(flat, flat))
 
 
 # -- prover ------------------------------------------------------------------------------------
@@ -254,56 +263,80 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
         raise AssertionError("honest relation has a non-zero constant term")
     T2.absorb_residues(b"h", h)
 
-    # Steps 5–6: Σ-protocol masks, challenge, responses; restart on rejection.
+    # Steps 5–6: Σ-protocol masks, challenges, responses, run as zk.reps parallel
+    # repetitions with independent challenges: R_q splits completely mod each p_i, so one
+    # repetition is only ≈ 1/p_min sound (proofs/security.md F1). One rejection step
+    # covers all repetitions; on rejection every repetition restarts.
     sigma = bnds.sigma
     secret = {"u": u, "e1": e1, "e2": e2, "m": m, "r": r}
-    p_hat = st.public_key.p_ntt
-    delta = st.params.delta
+    quad = (m_hat, sm_hat, a_hat, sa_hat)
     for _ in range(MAX_ATTEMPTS):
         T3 = T2.copy()
-        y = {b: discrete_gaussian(rng, sigma[b], secret[b].shape) for b in secret}
-        y_r_hat = _ntt_int(R, y["r"])
-        derived = R.neg(ck.inner_ntt(slice(0, zk.messages), y_r_hat))  # y_x = −<b_x, y_r>
-        ym_hat, yu_hat = _ntt_int(R, y["m"]), _ntt_int(R, y["u"])
-        ye1_hat, ye2_hat = _ntt_int(R, y["e1"]), _ntt_int(R, y["e2"])
-        ya_hat = derived[zk.row_a]
-        yg_hat, yG1_hat = derived[zk.rows_g], derived[zk.rows_G1]
-        w_ct = np.stack([
-            R.add(R.add(R.mul_ntt(p_hat[0], yu_hat), ye1_hat), R.scalar_mul(ym_hat, delta)),
-            R.add(R.mul_ntt(p_hat[1], yu_hat), ye2_hat),
-        ], axis=1)
-        w0 = ck.a0_times_ntt(y_r_hat)
-        sym_hat = _ntt_int(R, sigma_int(y["m"]))
-        sya_hat = R.ntt(R.sigma(R.intt(ya_hat)))
-        cross = R.add(R.mul_ntt(sym_hat, m_hat).sum(axis=0) % R.p,
-                      R.mul_ntt(sm_hat, ym_hat).sum(axis=0) % R.p)
-        cross = R.add(cross, R.add(R.mul_ntt(sya_hat, a_hat), R.mul_ntt(sa_hat, ya_hat)))
-        g0 = R.add(R.mul_ntt(sym_hat, ym_hat).sum(axis=0) % R.p, R.mul_ntt(sya_hat, ya_hat))
-        l_y = rel.linear_ntt(_blocks(ym_hat, ya_hat, yu_hat, ye1_hat, ye2_hat),
-                             derived[: zk.jl_polys])
-        G1_hat = np.stack([R.add(R.add(yg_hat[i], R.scalar_mul(cross, rel.mu[i])), l_y[i])
-                           for i in range(rho)])
-        G1 = R.intt(G1_hat)
-        t_G1 = R.add(R.intt(ck.inner_ntt(zk.rows_G1, r_hat)), G1)
-        v = np.stack([R.sub(R.scalar_mul(g0, rel.mu[i]), yG1_hat[i])
-                      for i in range(rho)])
-        T3.absorb_residues(b"t-G1", t_G1)
-        T3.absorb_residues(b"W-ct", w_ct)
-        T3.absorb_residues(b"W0", w0)
-        T3.absorb_residues(b"v", v)
-        c = sample_challenge(T3.squeeze(b"challenge", 32), n, zk.challenge_weight)
-        shift = {b: mul_sparse_ternary_int(secret[b], c.positions, c.coefficients) for b in secret}
-        if any(_l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in secret):
-            # Impossible for c ∈ C' and witnesses within β_b (‖c·s‖ ≤ ‖c‖_op·‖s‖).
-            raise AssertionError("challenge operator-norm bound violated")
-        z = {b: y[b] + shift[b] for b in secret}
-        if not _accept(rng, [z[b] for b in secret], [shift[b] for b in secret],
+        ys, firsts = [], []
+        for i in range(zk.reps):
+            y = {b: discrete_gaussian(rng, sigma[b], secret[b].shape) for b in secret}
+            ys.append(y)
+            firsts.append(_mask_message(st, zk, R, ck, rel, quad, r_hat, y, i))
+        T3.absorb_residues(b"t-G1", np.concatenate([f[0] for f in firsts]))
+        T3.absorb_residues(b"W-ct", np.stack([f[1] for f in firsts]))
+        T3.absorb_residues(b"W0", np.stack([f[2] for f in firsts]))
+        T3.absorb_residues(b"v", np.stack([f[3] for f in firsts]))
+        challenges = _challenges(T3, zk)
+        shifts = [{b: mul_sparse_ternary_int(secret[b], c.positions, c.coefficients)
+                   for b in secret} for c in challenges]
+        for shift in shifts:
+            if any(_l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in secret):
+                # Impossible for c ∈ C' and witnesses within β_b (‖c·s‖ ≤ ‖c‖_op·‖s‖).
+                raise AssertionError("challenge operator-norm bound violated")
+        z = {b: np.stack([y[b] + sh[b] for y, sh in zip(ys, shifts, strict=True)])
+             for b in secret}
+        v_all = {b: np.stack([sh[b] for sh in shifts]) for b in secret}
+        if not _accept(rng, [z[b] for b in secret], [v_all[b] for b in secret],
                        [sigma[b] for b in secret], zk.repetition_rate(zk.alpha)):
             continue
         if any(_l2(z[b]) > bnds.z_norm_bound[b] or not bnds.z_fits(b, z[b]) for b in secret):
             continue
-        return NormProof(st.params, k, B, t0, t_msg[:], t_G1, h, z_jm, z_je, c, z)
+        t_G1 = np.concatenate([f[0] for f in firsts])
+        return NormProof(st.params, k, B, t0, t_msg, t_G1, h, z_jm, z_je,
+                         tuple(challenges), z)
     raise ProvingFailed("rejection sampling did not terminate")
+
+
+def _challenges(T: Transcript, zk: ZkParams) -> list[Challenge]:
+    seeds = T.squeeze(b"challenges", 32 * zk.reps)
+    return [sample_challenge(seeds[32 * i: 32 * i + 32], zk.n, zk.challenge_weight)
+            for i in range(zk.reps)]
+
+
+def _mask_message(st: NormStatement, zk: ZkParams, R, ck, rel: _Relation, quad, r_hat, y, i):
+    """First message of Σ-repetition i for masks y: (t_G1_i, W_ct, W0, v), NTT domain
+    except t_G1 (spec §4 step 5)."""
+    m_hat, sm_hat, a_hat, sa_hat = quad
+    y_r_hat = _ntt_int(R, y["r"])
+    derived = R.neg(ck.inner_ntt(slice(0, zk.messages), y_r_hat))  # y_x = −<b_x, y_r>
+    ym_hat, yu_hat = _ntt_int(R, y["m"]), _ntt_int(R, y["u"])
+    ye1_hat, ye2_hat = _ntt_int(R, y["e1"]), _ntt_int(R, y["e2"])
+    ya_hat = derived[zk.row_a]
+    yg_hat, yG1_hat = derived[zk.rows_g], derived[zk.rows_G1_rep(i)]
+    p_hat = st.public_key.p_ntt
+    w_ct = np.stack([
+        R.add(R.add(R.mul_ntt(p_hat[0], yu_hat), ye1_hat), R.scalar_mul(ym_hat, st.params.delta)),
+        R.add(R.mul_ntt(p_hat[1], yu_hat), ye2_hat),
+    ], axis=1)
+    w0 = ck.a0_times_ntt(y_r_hat)
+    sym_hat = _ntt_int(R, sigma_int(y["m"]))
+    sya_hat = R.ntt(R.sigma(R.intt(ya_hat)))
+    cross = R.add(R.mul_ntt(sym_hat, m_hat).sum(axis=0) % R.p,
+                  R.mul_ntt(sm_hat, ym_hat).sum(axis=0) % R.p)
+    cross = R.add(cross, R.add(R.mul_ntt(sya_hat, a_hat), R.mul_ntt(sa_hat, ya_hat)))
+    g0 = R.add(R.mul_ntt(sym_hat, ym_hat).sum(axis=0) % R.p, R.mul_ntt(sya_hat, ya_hat))
+    l_y = rel.linear_ntt(_blocks(ym_hat, ya_hat, yu_hat, ye1_hat, ye2_hat),
+                         derived[: zk.jl_polys])
+    G1_hat = np.stack([R.add(R.add(yg_hat[j], R.scalar_mul(cross, rel.mu[j])), l_y[j])
+                       for j in range(zk.rho)])
+    t_G1 = R.add(R.intt(ck.inner_ntt(zk.rows_G1_rep(i), r_hat)), R.intt(G1_hat))
+    v = np.stack([R.sub(R.scalar_mul(g0, rel.mu[j]), yG1_hat[j]) for j in range(zk.rho)])
+    return t_G1, w_ct, w0, v
 
 
 # -- verifier ----------------------------------------------------------------------------------
@@ -322,7 +355,7 @@ def verify(st: NormStatement, proof: NormProof | bytes) -> Verdict:
     if not _shapes_ok(proof, zk):
         return Verdict(False, "malformed")
     # Cheap checks first (spec §5.1): the encoding already forced c ∈ C; C' adds ‖c‖_op ≤ η.
-    if operator_norm(proof.c.dense()) > zk.eta:
+    if any(operator_norm(c.dense()) > zk.eta for c in proof.c):
         return Verdict(False, "challenge_invalid")
     if proof.h[:, :, 0].any():
         return Verdict(False, "relation_nonzero")
@@ -338,18 +371,18 @@ def verify(st: NormStatement, proof: NormProof | bytes) -> Verdict:
 
 
 def _shapes_ok(p: NormProof, zk: ZkParams) -> bool:
-    L, n, k = len(zk.bfv.primes), zk.n, p.k
+    L, n, k, R = len(zk.bfv.primes), zk.n, p.k, zk.reps
     want = {
-        "t0": (zk.kappa, L, n), "t_msg": (zk.jl_polys + 1 + zk.rho, L, n), "t_G1": (zk.rho, L, n),
-        "h": (zk.rho, L, n), "z_jm": (JL_ROWS,), "z_je": (JL_ROWS,),
+        "t0": (zk.kappa, L, n), "t_msg": (zk.jl_polys + 1 + zk.rho, L, n),
+        "t_G1": (R * zk.rho, L, n), "h": (zk.rho, L, n), "z_jm": (JL_ROWS,), "z_je": (JL_ROWS,),
     }
     if any(getattr(p, f).shape != s for f, s in want.items()):
         return False
-    if set(p.z) != {"u", "e1", "e2", "m", "r"} or p.z["r"].shape != (zk.ell, n):
+    if set(p.z) != {"u", "e1", "e2", "m", "r"} or p.z["r"].shape != (R, zk.ell, n):
         return False
-    if any(p.z[b].shape != (k, n) for b in ("u", "e1", "e2", "m")):
+    if any(p.z[b].shape != (R, k, n) for b in ("u", "e1", "e2", "m")):
         return False
-    if p.c.n != n or len(p.c.pairs) != zk.challenge_weight:
+    if len(p.c) != R or any(c.n != n or len(c.pairs) != zk.challenge_weight for c in p.c):
         return False
     polys = np.concatenate([p.t0, p.t_msg, p.t_G1, p.h])
     return bool((polys >= 0).all() and (polys < np.array(zk.bfv.primes)[:, None]).all())
@@ -358,7 +391,7 @@ def _shapes_ok(p: NormProof, zk: ZkParams) -> bool:
 def _challenge_recomputes(st: NormStatement, p: NormProof, zk: ZkParams) -> bool:
     R = ring_of(st.params)
     ck = commitment_key(zk)
-    k, B, rho = st.k, st.bound, zk.rho
+    k = st.k
     T = _statement_transcript(st)
     T.absorb_residues(b"t0", p.t0)
     T.absorb_residues(b"t-msg", p.t_msg)
@@ -367,46 +400,53 @@ def _challenge_recomputes(st: NormStatement, p: NormProof, zk: ZkParams) -> bool
     T.absorb_array(b"z-je", p.z_je)
     rel = _Relation(zk, k, T, seed_jl, p.z_jm, p.z_je)
     T.absorb_residues(b"h", p.h)
+    shared = (R.ntt(st.ciphertexts.data), R.ntt(p.t_msg), R.ntt(p.t0), R.ntt(p.h))
+    firsts = [_recompute_first(st, p, zk, R, ck, rel, shared, i) for i in range(zk.reps)]
+    T.absorb_residues(b"t-G1", p.t_G1)
+    T.absorb_residues(b"W-ct", np.stack([f[0] for f in firsts]))
+    T.absorb_residues(b"W0", np.stack([f[1] for f in firsts]))
+    T.absorb_residues(b"v", np.stack([f[2] for f in firsts]))
+    return _challenges(T, zk) == list(p.c)
 
-    c_hat = _ntt_int(R, p.c.dense())
+
+def _recompute_first(st: NormStatement, p: NormProof, zk: ZkParams, R, ck, rel: _Relation,
+                     shared, i: int):
+    """W'_ct, W'_0 and v' of repetition i from its response and challenge (spec §5.3)."""
+    ct_hat, t_msg_hat, t0_hat, h_hat = shared
+    c = p.c[i]
+    z = {b: p.z[b][i] for b in p.z}
+    c_hat = _ntt_int(R, c.dense())
     c2_hat = R.mul_ntt(c_hat, c_hat)
-    z_r_hat = _ntt_int(R, p.z["r"])
+    z_r_hat = _ntt_int(R, z["r"])
     # Masked openings of the BDLOP messages: z_x = c·t_x − <b_x, z_r>.
-    t_msg_hat = R.ntt(p.t_msg)
     zd = R.sub(R.mul_ntt(c_hat, t_msg_hat), ck.inner_ntt(zk.rows_sent, z_r_hat))
-    zm_hat, zu_hat = _ntt_int(R, p.z["m"]), _ntt_int(R, p.z["u"])
-    ze1_hat, ze2_hat = _ntt_int(R, p.z["e1"]), _ntt_int(R, p.z["e2"])
+    zm_hat, zu_hat = _ntt_int(R, z["m"]), _ntt_int(R, z["u"])
+    ze1_hat, ze2_hat = _ntt_int(R, z["e1"]), _ntt_int(R, z["e2"])
     za_hat = zd[zk.row_a]
     zg_hat = zd[zk.rows_g]
     p_hat = st.public_key.p_ntt
-    ct_hat = R.ntt(st.ciphertexts.data)  # (k, 2, L, N)
     w_ct = np.stack([
         R.sub(R.add(R.add(R.mul_ntt(p_hat[0], zu_hat), ze1_hat),
                     R.scalar_mul(zm_hat, st.params.delta)), R.mul_ntt(c_hat, ct_hat[:, 0])),
         R.sub(R.add(R.mul_ntt(p_hat[1], zu_hat), ze2_hat), R.mul_ntt(c_hat, ct_hat[:, 1])),
     ], axis=1)
-    w0 = R.sub(ck.a0_times_ntt(z_r_hat), R.mul_ntt(c_hat, R.ntt(p.t0)))
-    szm_hat = _ntt_int(R, sigma_int(p.z["m"]))
+    w0 = R.sub(ck.a0_times_ntt(z_r_hat), R.mul_ntt(c_hat, t0_hat))
+    szm_hat = _ntt_int(R, sigma_int(z["m"]))
     sza_hat = R.ntt(R.sigma(R.intt(za_hat)))
     quad = R.add(R.mul_ntt(szm_hat, zm_hat).sum(axis=0) % R.p, R.mul_ntt(sza_hat, za_hat))
-    quad = R.sub(quad, R.scalar_mul(c2_hat, B * B))
+    quad = R.sub(quad, R.scalar_mul(c2_hat, st.bound * st.bound))
     l_z = rel.linear_ntt(_blocks(zm_hat, za_hat, zu_hat, ze1_hat, ze2_hat),
                          zd[: zk.jl_polys])
-    t_G1_hat = R.ntt(p.t_G1)
-    h_hat = R.ntt(p.h)
-    bz = ck.inner_ntt(zk.rows_G1, z_r_hat)
-    v = np.empty((rho,) + c_hat.shape, dtype=np.int64)
-    for i in range(rho):
-        acc = R.mul_ntt(c_hat, zg_hat[i])  # c·z_g
-        acc = R.add(acc, R.scalar_mul(quad, rel.mu[i]))
-        lin = R.sub(l_z[i], R.scalar_mul(c_hat, rel.beta[i]))
+    rows = zk.rows_G1_rep(i)
+    t_G1_hat = R.ntt(p.t_G1[i * zk.rho: (i + 1) * zk.rho])
+    bz = ck.inner_ntt(rows, z_r_hat)
+    v = np.empty((zk.rho,) + c_hat.shape, dtype=np.int64)
+    for j in range(zk.rho):
+        acc = R.mul_ntt(c_hat, zg_hat[j])  # c·z_g
+        acc = R.add(acc, R.scalar_mul(quad, rel.mu[j]))
+        lin = R.sub(l_z[j], R.scalar_mul(c_hat, rel.beta[j]))
         acc = R.add(acc, R.mul_ntt(c_hat, lin))
-        acc = R.sub(acc, R.mul_ntt(c2_hat, h_hat[i]))
-        acc = R.sub(acc, R.mul_ntt(c_hat, t_G1_hat[i]))
-        v[i] = R.add(acc, bz[i])
-    T.absorb_residues(b"t-G1", p.t_G1)
-    T.absorb_residues(b"W-ct", w_ct)
-    T.absorb_residues(b"W0", w0)
-    T.absorb_residues(b"v", v)
-    c_check = sample_challenge(T.squeeze(b"challenge", 32), zk.n, zk.challenge_weight)
-    return c_check == p.c
+        acc = R.sub(acc, R.mul_ntt(c2_hat, h_hat[j]))
+        acc = R.sub(acc, R.mul_ntt(c_hat, t_G1_hat[j]))
+        v[j] = R.add(acc, bz[j])
+    return w_ct, w0, v
