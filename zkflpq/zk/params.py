@@ -249,9 +249,13 @@ _CACHE: dict[str, ZkParams] = {}
 
 
 def zk_params_for(bfv: BfvParams) -> ZkParams:
-    """The proof parameters used with a BFV preset (one fixed choice per preset)."""
+    """The proof parameters used with a BFV preset (one fixed choice per preset).
+
+    INSECURE_* sets (tests only) run 2 Σ-repetitions instead of 5: still the
+    multi-repetition code path, at a fraction of the cost.
+    """
     zk = _CACHE.get(bfv.name)
     if zk is None or zk.bfv != bfv:
-        zk = ZkParams(bfv)
+        zk = ZkParams(bfv, reps=2) if bfv.insecure else ZkParams(bfv)
         _CACHE[bfv.name] = zk
     return zk
