@@ -110,6 +110,7 @@ class AggregatorService:
         self._keys: dict[str, VerifyKey] = {}
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._close_lock = asyncio.Lock()
+        self._warm: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     async def startup(self) -> None:
@@ -119,7 +120,9 @@ class AggregatorService:
         self.pool = VerificationPool(self.settings.verify_executor, self.settings.verify_workers,
                                      self.settings.verify_queue, self.ka_info.params.name)
         self.pool.start()
-        await self.pool.warm_up()
+        # Warm the workers up in the background: the service is ready at once, and the
+        # first verification simply waits for its worker's imports if they are not done.
+        self._warm = asyncio.create_task(self.pool.warm_up())
         log.info("aggregator ready", extra={"fields": {
             "aggregator_id": self.aggregator_id, "instance_id": self.instance_id,
             "params": self.ka_info.params.name, "kem": self.kem_sk.algorithm.label,
