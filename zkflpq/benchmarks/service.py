@@ -134,10 +134,12 @@ def measure(args: argparse.Namespace, progress: Any = None) -> dict[str, Any]:
                 with cf.ThreadPoolExecutor(max_workers=args.concurrency) as ex:
                     list(ex.map(submit, envelopes[: args.warmup]))
             say(f"measuring: {args.clients} submissions, {args.concurrency} in flight")
+            load_before = os.getloadavg()[0]
             t_start = time.perf_counter()
             with cf.ThreadPoolExecutor(max_workers=args.concurrency) as ex:
                 results = list(ex.map(submit, envelopes[args.warmup:]))
             wall = time.perf_counter() - t_start
+            load_after = os.getloadavg()[0]
             say("closing the round (key-authority decryption)")
             t_close = time.perf_counter()
             with dep.admin() as admin:
@@ -151,6 +153,9 @@ def measure(args: argparse.Namespace, progress: Any = None) -> dict[str, Any]:
                  if r.meta.get("verify_ms") is not None]
     server_ms = [float(r.meta["total_ms"]) for _, r in results
                  if r.meta.get("total_ms") is not None]
+    cpu_ms = [float(r.meta["verify_cpu_ms"]) for _, r in results
+              if r.meta.get("verify_cpu_ms") is not None]
+    cpu_med = statistics.median(cpu_ms) if cpu_ms else None
     ct_bytes, proof_bytes = len(proofs[0][0]), len(proofs[0][1])
     return {
         "params": params_doc["params"], "d": d, "k": int(cfg["k"]), "kem": args.kem,
@@ -165,12 +170,16 @@ def measure(args: argparse.Namespace, progress: Any = None) -> dict[str, Any]:
         else None,
         "server_total_ms_median": round(statistics.median(server_ms), 1) if server_ms
         else None,
+        "server_verify_cpu_ms_median": round(cpu_med, 1) if cpu_med else None,
+        "verifier_capacity_per_s": round(args.workers * 1000 / cpu_med, 3) if cpu_med
+        else None,
         "ciphertext_bytes": ct_bytes, "proof_bytes": proof_bytes,
         "prove_s_median": round(statistics.median(p[2] for p in proofs), 3),
         "prove_wall_s": round(prove_wall, 1),
         "close_s": round(close_s, 3), "close_state": closed.get("state"),
         "n_summed": closed.get("n_summed"),
         "target_accepted_per_s": 4.0,
+        "loadavg_1min": [round(load_before, 2), round(load_after, 2)],
     }
 
 
@@ -195,11 +204,18 @@ def run(args: argparse.Namespace) -> int:
         ("submission latency p50 / p95 (s)",
          f"{out['latency_p50_s']} / {out['latency_p95_s']}"),
         ("aggregator verification, median (ms)", f"{out['server_verify_ms_median']}"),
-        ("aggregator time per update, median (ms)", f"{out['server_total_ms_median']}"),
+        ("aggregator verification CPU time, median (ms)",
+         f"{out['server_verify_cpu_ms_median']}"),
+        ("verifier capacity = workers / CPU time (updates/s)",
+         f"{out['verifier_capacity_per_s']}"),
+        ("aggregator time per update incl. queueing, median (ms)",
+         f"{out['server_total_ms_median']}"),
         ("ciphertexts + proof per update (bytes)",
          f"{out['ciphertext_bytes']:,} + {out['proof_bytes']:,}"),
         ("client proving, median (s, not in the measurement)", f"{out['prove_s_median']}"),
         (f"close: decrypt sum of {out['n_summed']} + publish (s)", f"{out['close_s']}"),
+        ("machine load (1-min average, before / after)",
+         " / ".join(str(x) for x in out["loadavg_1min"])),
     ]
     for r in rows:
         t.add_row(*r)
