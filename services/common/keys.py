@@ -33,7 +33,7 @@ def load_or_create_kem(path: Path, alg: KemAlgorithm) -> KemPrivateKey:
     key = KemPrivateKey.generate(alg)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_key(path, key)
-    save_key(path.with_suffix(".pub"), key.public_key(), overwrite=True)
+    save_key(path.parent / (path.name + ".pub"), key.public_key(), overwrite=True)
     return key
 
 
@@ -43,7 +43,7 @@ def load_or_create_signing(path: Path) -> SigningKey:
     key = SigningKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_key(path, key)
-    save_key(path.with_suffix(".pub"), key.verify_key(), overwrite=True)
+    save_key(path.parent / (path.name + ".pub"), key.verify_key(), overwrite=True)
     return key
 
 

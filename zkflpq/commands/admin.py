@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the key is an aggregator's: register it at the key authority")
     e.add_argument("--aggregator-id", default=None,
                    help="default: aggregator-<fingerprint[:16]>")
-    e.set_defaults(func=_enrol)
+    e.set_defaults(func=_guard(_enrol))
 
     o = sub.add_parser("open-round", help="open a round")
     o.add_argument("--tau", type=float, default=5.0)
@@ -46,15 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--mlp", default=None,
                    help="initial MLP 'in,hidden...,out' (e.g. 784,128,64,4) with --seed")
     o.add_argument("--seed", type=int, default=0)
-    o.set_defaults(func=_open)
+    o.set_defaults(func=_guard(_open))
 
     c = sub.add_parser("close-round", help="aggregate via the key authority and publish")
     c.add_argument("round_id", type=int)
-    c.set_defaults(func=_close)
+    c.set_defaults(func=_guard(_close))
 
     s = sub.add_parser("status", help="round status (default: the open round)")
     s.add_argument("round_id", type=int, nargs="?")
-    s.set_defaults(func=_status)
+    s.set_defaults(func=_guard(_status))
 
 
 def _token(path: Path | None, data_dir: Path | None) -> str | None:
@@ -79,6 +79,29 @@ def _client(args: argparse.Namespace) -> Any:
 
 def _print(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str))
+
+
+def _guard(fn: Any) -> Any:
+    """Turn HTTP/protocol failures into one line on stderr and exit status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        import sys
+
+        import httpx
+
+        from zkflpq.agent import ProtocolError
+
+        try:
+            return int(fn(args) or 0)
+        except ProtocolError as exc:
+            print(f"zkflpq admin: {exc.status} {exc.reason}: {exc.detail}", file=sys.stderr)
+        except httpx.HTTPError as exc:
+            print(f"zkflpq admin: {type(exc).__name__}: {exc}", file=sys.stderr)
+        except (OSError, ValueError) as exc:
+            print(f"zkflpq admin: {exc}", file=sys.stderr)
+        return 1
+
+    return run
 
 
 def _enrol(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--batch-size", type=int, default=32)
     r.add_argument("--timeout", type=float, default=120.0)
     r.add_argument("--no-progress", action="store_true")
-    r.set_defaults(func=_run)
+    r.set_defaults(func=_run_guarded)
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -61,6 +61,22 @@ def _dataset(spec: str):  # type: ignore[no-untyped-def]
     data = np.load(spec)
     y = data["y"].astype(np.int64)
     return Dataset(data["X"], y, int(y.max()) + 1, Path(spec).stem)
+
+
+def _run_guarded(args: argparse.Namespace) -> int:
+    import sys
+
+    import httpx
+
+    from zkflpq.agent import ProtocolError
+
+    try:
+        return _run(args)
+    except ProtocolError as exc:
+        print(f"zkflpq client: {exc.status} {exc.reason}: {exc.detail}", file=sys.stderr)
+    except httpx.HTTPError as exc:
+        print(f"zkflpq client: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1
 
 
 def _run(args: argparse.Namespace) -> int:
