@@ -34,7 +34,7 @@ from zkflpq.bfv.params import DEFAULT, PRESETS, BfvParams  # noqa: E402
 from zkflpq.zk import challenge as zk_challenge  # noqa: E402
 from zkflpq.zk import params as zk_params  # noqa: E402
 from zkflpq.zk.jl import JL_ROWS  # noqa: E402
-from zkflpq.zk.params import ZkParams, zk_params_for  # noqa: E402
+from zkflpq.zk.params import ProofBounds, ZkParams, zk_params_for  # noqa: E402
 from zkflpq.zk.proof import proof_size  # noqa: E402
 
 SECURITY_BITS = 128
@@ -46,6 +46,11 @@ GHL_LOWER = 26.0  # ‖Π·w mod q‖² ≥ 26·b² except w.p. 2^-128 (the publ
 # projections plus the challenge and combination terms stay ≤ 2^-128 in total.
 JL_TARGET_BITS = 130
 SPEC_SIZE_TARGETS = {1 << 17: 16.0, 1 << 20: 11.0}  # spec §10, bytes/parameter (info only)
+# Per-repetition probability of guessing a challenge's value in one NTT slot of a degree-1
+# factor: 1/p_min for a uniform value, with a 25 % margin for the (unproven) uniformity of
+# ĉ[slot] over C' (= 5/2^32 = 2^-29.68 for DEFAULT, the figure security.md uses).
+SLOT_GUESS_MARGIN = 1.25
+K_LIBRARY_MAX = 1 << 16  # ProofBounds accepts 1 ≤ k ≤ 2^16
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,6 +226,20 @@ def challenge_set_fraction(zk: ZkParams, samples: int, seed: int = 2024) -> tupl
     return p, lower
 
 
+def bounds_of(zk: ZkParams, k: int, bound: int) -> tuple[ProofBounds, str | None]:
+    """(zk.bounds(k, B), None) when the library accepts (k, B); otherwise the same formulas
+    WITHOUT the library's validation (so the constraints can still be evaluated and
+    reported) and the library's error message. Since commit 57cc365 ProofBounds raises
+    ValueError when 2·B_arp² ≥ q (finding F4)."""
+    try:
+        return zk.bounds(k, bound), None
+    except ValueError as exc:
+        b = object.__new__(ProofBounds)
+        for name, val in (("zk", zk), ("k", k), ("bound", bound)):
+            object.__setattr__(b, name, val)
+        return b, str(exc)
+
+
 def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int | None = None,
             cset_samples: int = 400) -> Report:
     """All constraints for one parameter set. `zk`/`bound` can be overridden (tests)."""
@@ -231,10 +250,13 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
     p_min = min(bfv.primes)
     rep = Report(bfv.name, bfv.insecure)
     rep.info.update({"N": n, "log2_q": round(log2q, 3), "primes": list(bfv.primes), "t": t,
-                     "B": B, "tau": TAU, "scale": SCALE, "rho": zk.rho, "kappa": zk.kappa,
+                     "B": B, "tau": TAU, "scale": SCALE, "rho": zk.rho, "reps": zk.reps,
+                     "kappa": zk.kappa, "mlwe_rank": zk.ell - zk.kappa - zk.messages,
                      "ell": zk.ell, "alpha": zk.alpha, "alpha_jl": zk.alpha_jl,
                      "challenge_weight": zk.challenge_weight, "eta": round(zk.eta, 3),
                      "bdlop_messages": zk.messages})
+    rejected = sorted({msg for d in dims if (msg := bounds_of(zk, -(-d // n), B)[1])})
+    rep.info["library_rejects_statement"] = rejected  # ProofBounds' ValueError, if any
 
     # -- 1. BFV (RLWE) security ------------------------------------------------------
     table = getattr(sys.modules["zkflpq.bfv.params"], "HE_STANDARD_MAX_LOGQ_128", {})
@@ -252,7 +274,7 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
 
     # -- 2. BDLOP commitments (κ rows, r ∈ R^ℓ ternary) -----------------------------------
     k_max_dim = -(-max(dims) // n)
-    bnd_big = zk.bounds(k_max_dim, B)
+    bnd_big = bounds_of(zk, k_max_dim, B)[0]
     T_r = bnd_big.z_norm_bound["r"]
     # Two relaxed openings (z̄_i = z − z', c̄_i = c − c', ‖c̄_i‖_op ≤ 2η) of one t0 give
     # x = c̄_2·z̄_1 − c̄_1·z̄_2 with A0·x = 0: ‖x‖ ≤ 2·(2η)·(2·T_r).
@@ -277,49 +299,48 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
             "binding of the BFV ciphertext as Ajtai commitment to (u, e1, e2, m): MSIS for "
             "[p1 | 1] at 8·η·‖(T_u, T_e2)‖ and ‖extracted e1 difference‖ < Δ/2", "security")
     rank = zk.ell - zk.kappa - zk.messages
+    # #messages the implemented protocol commits to: JL masks, a, g_1..g_ρ, and the G1
+    # commitments of every Σ-repetition (R·ρ).
+    msg_expected = zk.jl_polys + 1 + zk.rho + zk.reps * zk.rho
     # Hiding needs ℓ ≥ κ + #messages + λ with MLWE of rank λ hard. With λ ≤ 0 the commitment
     # rows t0, t_a, t_jl determine r given the few non-zero message coefficients: an LWE
     # instance with secret = those coefficients (a: 4, one JL polynomial: ≤ N) and error r.
-    low_rows = min(zk.ell - zk.kappa, 1 + zk.jl_polys)
-    unknown = 4 + min(n, 2 * JL_ROWS) * max(0, low_rows - 1)
-    sig_msg = max(bnd_big.jl_sigma.values())
+    bnd_jl = bounds_of(zk, -(-min(dims) // n), B)[0]
     if rank >= 1:
+        # (A0; b_1..b_M)·r for ternary r ∈ R^ℓ: after elimination an MLWE instance of rank λ
+        # (secret) with (κ + M)·N samples and ternary error.
         mlwe = core_svp(primal_usvp_beta(rank * n, q, math.sqrt(2 / 3), math.sqrt(2 / 3),
                                          (zk.kappa + zk.messages) * n))
-        hiding = dict(mlwe, mlwe_rank=rank)
-        hide_ok = mlwe["he_model_classical"] >= SECURITY_BITS
+        hiding = dict(mlwe, mlwe_rank=rank, ell=zk.ell, messages=zk.messages,
+                      messages_expected=msg_expected)
+        hide_ok = (mlwe["he_model_classical"] >= SECURITY_BITS and zk.messages == msg_expected)
     else:
+        low_rows = min(zk.ell - zk.kappa, 1 + zk.jl_polys)
+        unknown = 4 + min(n, 2 * JL_ROWS) * max(0, low_rows - 1)
+        sig_msg = max(bnd_jl.jl_sigma.values())
         attack = core_svp(primal_usvp_beta(unknown, q, math.sqrt(2 / 3), sig_msg, zk.ell * n))
-        hiding = dict(attack, mlwe_rank=rank, attack="solve rows t0,t_a,t_jl for r: LWE "
-                      f"with secret dim {unknown} (message coefficients), error r, "
-                      f"{zk.ell * n} samples")
+        hiding = dict(attack, mlwe_rank=rank, ell=zk.ell, messages=zk.messages,
+                      messages_expected=msg_expected,
+                      attack="solve rows t0,t_a,t_jl for r: LWE with secret dim "
+                      f"{unknown} (message coefficients), error r, {zk.ell * n} samples")
         hide_ok = False
-    # Recommended ℓ: smallest λ with MLWE(rank λ) ≥ 128, then ℓ = κ + #messages + λ.
+    # Smallest λ with MLWE(rank λ) ≥ 128 in the HE-standard model, and the λ for core-SVP.
+    def mlwe_bits(lam: int) -> dict:
+        return core_svp(primal_usvp_beta(lam * n, q, math.sqrt(2 / 3), math.sqrt(2 / 3),
+                                         (zk.kappa + msg_expected) * n))
     lam = 1
-    while lam < 8 and core_svp(primal_usvp_beta(lam * n, q, math.sqrt(2 / 3), math.sqrt(2 / 3),
-                                                (zk.kappa + zk.messages) * n)
-                               )["he_model_classical"] < SECURITY_BITS:
+    while lam < 4 and mlwe_bits(lam)["he_model_classical"] < SECURITY_BITS:
         lam += 1
-    hiding["recommended_ell"] = zk.kappa + zk.messages + lam
-    # Size impact of the recommended ℓ at d = 2^17 (z_r grows; every σ_b grows with
-    # √(n_total)); Rice-coded Gaussian ≈ log2 σ + 2.1 bits per coefficient.
-    d17 = 1 << 17
-    if d17 in dims:
-        k17 = -(-d17 // n)
-        b17 = zk.bounds(k17, B)
-        ell2 = hiding["recommended_ell"]
-        tot, tot2 = 4 * k17 * n + zk.ell * n, 4 * k17 * n + ell2 * n
-        bits_now = sum(b17.block_sizes[x] * (math.log2(b17.sigma[x]) + 2.1) for x in b17.sigma)
-        sig_r2 = zk.alpha * zk.eta * math.sqrt(ell2 * n) * math.sqrt(tot2 / (ell2 * n))
-        bits_new = sum(b17.block_sizes[x] * (math.log2(b17.sigma[x] * math.sqrt(tot2 / tot)) + 2.1)
-                       for x in ("u", "e1", "e2", "m"))
-        bits_new += ell2 * n * (math.log2(sig_r2) + 2.1)
-        extra = (bits_new - bits_now) / 8  # the commitments themselves are unchanged
-        hiding["extra_bytes_per_parameter_at_2^17"] = round(extra / d17, 3)
+    hiding["recommended_ell"] = zk.kappa + msg_expected + lam
+    lam_c = lam
+    while lam_c < 4 and mlwe_bits(lam_c)["core_svp_classical"] < SECURITY_BITS:
+        lam_c += 1
+    hiding["ell_for_core_svp_128"] = zk.kappa + msg_expected + lam_c
     rep.add("bdlop_hiding_mlwe", hide_ok, hiding,
             f"hiding needs ℓ − κ − #messages ≥ 1 (here {zk.ell} − {zk.kappa} − {zk.messages} = "
-            f"{rank}) and MLWE of that rank hard; recommended ℓ = {hiding['recommended_ell']}",
-            "zk")
+            f"{rank}; #messages must be jl + 1 + ρ + R·ρ = {msg_expected}) and MLWE of that rank "
+            "≥ 128 bits in the HE-standard cost model (core-SVP printed, not required, as for "
+            "the BFV key itself)", "zk")
 
     # -- 3. Challenge space ------------------------------------------------------------
     frac, frac_lo = challenge_set_fraction(zk, cset_samples)
@@ -345,20 +366,28 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
              "log2_challenge": round(math.log2(eps_chal), 2),
              "log2_jl": round(math.log2(eps_jl), 2)},
             f"ρ = {zk.rho} combinations (γ ∈ [0,2^32): ceil(2^32/p_min)/2^32; μ ∈ Z_q: 1/p_min), "
-            "2/|C'| (3-special soundness, degree 2), 2 JL projections; assumes idealisation "
-            "I1 (invertible challenge differences)", "soundness")
+            "2/|C'| (3-special soundness of one repetition, degree 2), 2 JL projections; "
+            "assumes idealisation I1 (invertible challenge differences)", "soundness")
     # Fully splitting: X^N + 1 mod p has irreducible factors of degree ord_{2N}(p). A
     # cheater who guesses c mod one factor (one NTT slot) passes the linear relation for a
-    # ciphertext that is wrong in that slot (proofs/security.md §4, slot attack).
+    # ciphertext that is wrong in that slot (proofs/security.md §4, slot attack). With R
+    # parallel repetitions whose challenges are squeezed together after every first message,
+    # the same wrong slot must be guessed in all R challenges within ONE oracle query.
     slot_deg = min(multiplicative_order(p, 2 * n) for p in bfv.primes)
-    log2_slot = -slot_deg * math.log2(p_min)
-    rep.add("soundness_fully_splitting_slot", log2_slot <= -SECURITY_BITS,
-            {"factor_degree": slot_deg, "log2_slot_guess": round(log2_slot, 2),
-             "log2_total_real": round(max(log2_slot, math.log2(eps_ideal)), 2)},
-            "X^N+1 mod p_i splits into factors of degree ord_2N(p_i); guessing c modulo one "
-            "factor (≈ p_min^-deg) makes a false linear relation pass: idealisation I1 "
-            "fails in practice; need factor degree ≥ ceil(128/log2 p_min) or "
-            "soundness amplification", "soundness")
+    log2_guess = slot_deg * math.log2(min(1.0, SLOT_GUESS_MARGIN / p_min))
+    log2_slot = zk.reps * log2_guess
+    eps_real = eps_ideal + 2.0 ** log2_slot
+    rep.add("soundness_fully_splitting_slot",
+            log2_slot <= -SECURITY_BITS and eps_real <= 2.0 ** -SECURITY_BITS,
+            {"factor_degree": slot_deg, "reps": zk.reps,
+             "log2_slot_guess_per_repetition": round(log2_guess, 3),
+             "log2_slot_guess": round(log2_slot, 2),
+             "log2_total_real": round(math.log2(eps_real), 2)},
+            f"X^N+1 mod p_i splits into factors of degree ord_2N(p_i); guessing c modulo one "
+            f"factor (≤ ({SLOT_GUESS_MARGIN}/p_min)^deg per repetition) makes a false linear "
+            f"relation pass in that repetition; all R = {zk.reps} repetitions must be guessed "
+            "in one query: (…)^R ≤ 2^-128, and the total with the idealised terms ≤ 2^-128",
+            "soundness")
 
     # -- 5. JL / approximate range proof and no-wrap --------------------------------------
     c_shift = jl_lower_constant(2 * JL_TARGET_BITS)  # unshifted lemma at 2^-260
@@ -372,17 +401,20 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
                       "implemented_upper": round(zk_params.GHL_JL_FACTOR ** 2, 1)}
     jl_rows = []
     all_jl_ok, impl_ok = True, True
+    # The library's constant is given to 5 significant digits (√13.087/2): compare with a
+    # relative tolerance of 1e-4.
+    tol = 1e-4
     for d in dims:
         k = -(-d // n)
-        b = zk.bounds(k, B)
+        b = bounds_of(zk, k, B)[0]
         T_m, T_e = b.jl_norm_bound["m"], b.jl_norm_bound["e"]
         arp_m, arp_e = T_m / shift_factor, T_e / shift_factor
         dim_m, dim_e = (k + 1) * n, 3 * k * n
         cond_m = q >= GHL_WRAP_FACTOR * dim_m * arp_m
         cond_e = q >= GHL_WRAP_FACTOR * dim_e * arp_e
         nowrap = 2 * arp_m ** 2 < q
-        impl_ok &= b.arp_bound_message >= arp_m * (1 - 1e-12)
-        impl_ok &= b.arp_bound_noise >= arp_e * (1 - 1e-12)
+        impl_ok &= b.arp_bound_message >= arp_m * (1 - tol)
+        impl_ok &= b.arp_bound_noise >= arp_e * (1 - tol)
         all_jl_ok &= cond_m and cond_e and nowrap
         jl_rows.append({"d": d, "k": k, "T_jl_m": T_m, "T_jl_e": T_e,
                         "B_arp_m": arp_m, "B_arp_e": arp_e,
@@ -398,18 +430,24 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
             {"implemented": f"T_jl/{impl_factor:.3f}", "argued": f"T_jl/{shift_factor:.3f}"},
             "ProofBounds.arp_bound_* must be ≥ what the argument can guarantee: the published "
             "modular JL lemma is for Π·w, the extracted relation is z = ȳ + Π·w̄ with a "
-            "committed, unbounded ȳ", "implementation")
+            "committed, unbounded ȳ (equal up to the 1e-4 rounding of the constant)",
+            "implementation")
 
-    # Largest B for which the (argued) conditions hold at every d, and ProofBounds' range.
+    # Largest B for which the (argued) conditions hold at every d (and at the largest k the
+    # library accepts), and the largest B the library accepts.
+    ks = sorted({-(-d // n) for d in dims} | {K_LIBRARY_MAX})
+
     def sound(Bc: int) -> bool:
-        for d in dims:
-            k = -(-d // n)
-            b = zk.bounds(k, Bc)
+        for k in ks:
+            b = bounds_of(zk, k, Bc)[0]
             am, ae = b.jl_norm_bound["m"] / shift_factor, b.jl_norm_bound["e"] / shift_factor
             if not (2 * am ** 2 < q and q >= 41 * (k + 1) * n * am and q >= 41 * 3 * k * n * ae
                     and Bc < t // 2):
                 return False
         return True
+
+    def accepted(Bc: int) -> bool:
+        return all(bounds_of(zk, k, Bc)[1] is None for k in ks)
 
     def largest(pred) -> int:
         lo, hi = 0, (1 << 34) - 1
@@ -421,16 +459,16 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
         return lo
 
     b_max = largest(sound)
-    b_max_impl = largest(lambda Bc: 2 * zk.bounds(1, max(Bc, 1)).arp_bound_message ** 2 < q)
-    limit = (1 << 34) - 1
-    rep.add("bound_range_sound", limit <= b_max,
+    b_max_lib = largest(lambda Bc: Bc >= 1 and accepted(Bc))
+    rep.add("bound_range_sound", 1 <= b_max_lib <= b_max,
             {"B_max": b_max, "log2_B_max": round(math.log2(max(b_max, 1)), 3),
-             "B_max_with_implemented_factor": b_max_impl, "ProofBounds_limit": limit},
-            "every B accepted by ProofBounds/NormStatement (< 2^34) must satisfy the JL, "
-            "no-wrap (2·B_arp² < q) and K ≥ 1 (B < t/2) conditions; recommend B ≤ B_max",
-            "implementation")
-    rep.add("default_bound_sound", sound(B), {"B": B}, "B = floor(τ·scale) satisfies all of them",
-            "jl")
+             "B_max_library": b_max_lib, "NormStatement_limit": (1 << 34) - 1},
+            "every B that ProofBounds accepts (prove/verify build it; NormStatement alone "
+            "allows < 2^34) must satisfy the JL, no-wrap (2·B_arp² < q) and K ≥ 1 (B < t/2) "
+            f"conditions at k ∈ {ks}; B_max = largest sound B", "implementation")
+    rep.add("default_bound_sound", sound(B) and accepted(B),
+            {"B": B, "library_accepts": accepted(B)},
+            "B = floor(τ·scale) satisfies all of them and the library accepts it", "jl")
 
     # -- 6. Decryption correctness of the aggregate ---------------------------------------
     # Assumption A-key: keygen's ‖s‖ ≤ √N (ternary) and ‖e‖ ≤ noise_slack·√(η/2·N).
@@ -440,7 +478,7 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
     dec_rows, dec_ok = [], True
     for d in dims:
         k = -(-d // n)
-        b = zk.bounds(k, B)
+        b = bounds_of(zk, k, B)[0]
         arp_e = b.jl_norm_bound["e"] / shift_factor
         # v = −e·u + e1 + e2·s per chunk; ‖x·y‖_∞ ≤ ‖x‖·‖y‖; Cauchy–Schwarz over the three.
         noise_inf = math.sqrt(e_key ** 2 + 1 + s_key ** 2) * arp_e
@@ -459,25 +497,32 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
     # -- 7. Rejection sampling and the sampler --------------------------------------------
     M = zk.repetition_rate(zk.alpha)
     M_jl = zk.repetition_rate(zk.alpha_jl)
-    b_small = zk.bounds(-(-min(dims) // n), B)
+    b_small = bounds_of(zk, -(-min(dims) // n), B)[0]
     r_tail = zk_params.TAIL_R
-    sig, shf = b_small.sigma, b_small.shift_bounds
+    # One rejection step over all R repetitions: the shift (c_1·s_b, …, c_R·s_b) has norm
+    # ≤ √R·η·β_b per block, and the z blocks have R·n_b coefficients.
+    sig = b_small.sigma
+    shf = {x: math.sqrt(zk.reps) * v for x, v in b_small.shift_bounds.items()}
+    joint = sum(shf[x] ** 2 / sig[x] ** 2 for x in sig)
     dev = sum((2 * r_tail * sig[x] * shf[x] + shf[x] ** 2) / (24 * sig[x] ** 4) for x in sig)
-    n_coeffs = sum(zk.bounds(-(-max(dims) // n), B).block_sizes.values())
-    rep.add("rejection_sampling", M < 4 and M_jl < 2 and min(b_small.sigma.values()) >= 4,
+    n_coeffs = zk.reps * sum(bounds_of(zk, -(-max(dims) // n), B)[0].block_sizes.values())
+    rep.add("rejection_sampling", M < 4 and M_jl < 2 and min(b_small.sigma.values()) >= 4
+            and joint <= (1 + 1e-9) / zk.alpha ** 2,
             {"M_sigma": round(M, 4), "M_jl": round(M_jl, 4),
+             "alpha2_times_joint_shift2": round(joint * zk.alpha ** 2, 6),
              "expected_sigma_attempts": round(M, 3), "expected_jl_attempts": round(M_jl, 3),
              "tail_r": round(r_tail, 3), "min_sigma": round(min(b_small.sigma.values()), 1),
              "log2_rounded_gaussian_rel_error": round(math.log2(dev), 1),
              "log2_box_muller_truncation": round(math.log2(n_coeffs / 2) - 53, 1)},
-            "M = exp(r/α + 1/(2α²)), r = √(2(λ+1)ln 2); rounded-Gaussian vs ideal acceptance "
+            "M = exp(r/α + 1/(2α²)), r = √(2(λ+1)ln 2); joint step over R repetitions: "
+            "Σ_b R·η²β_b²/σ_b² ≤ 1/α²; rounded-Gaussian vs ideal acceptance "
             "ratio (relative error) and the 2^-53 Box–Muller radius truncation over a proof", "zk")
 
     # -- 8. Proof size --------------------------------------------------------------------
     sizes = []
     for d in dims:
         k = -(-d // n)
-        size = proof_size(zk, zk.bounds(k, B))
+        size = proof_size(zk, bounds_of(zk, k, B)[0])
         row = {"d": d, "bytes": size, "bytes_per_parameter": round(size / d, 3)}
         if d in SPEC_SIZE_TARGETS:
             row["spec_target"] = SPEC_SIZE_TARGETS[d]
@@ -537,7 +582,8 @@ def print_report(rep: Report) -> None:
     print(f"== {rep.preset}  [{tag}]")
     i = rep.info
     print(f"   N={i['N']}  log2 q={i['log2_q']}  t=2^{int(math.log2(i['t']))}  B={i['B']}  "
-          f"ρ={i['rho']} κ={i['kappa']} ℓ={i['ell']} α={i['alpha']} α_jl={i['alpha_jl']} "
+          f"ρ={i['rho']} R={i['reps']} κ={i['kappa']} ℓ={i['ell']} α={i['alpha']} "
+          f"α_jl={i['alpha_jl']} "
           f"w={i['challenge_weight']} η={i['eta']} messages={i['bdlop_messages']}")
     for c in rep.checks:
         if c.ok:

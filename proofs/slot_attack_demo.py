@@ -16,16 +16,23 @@ its value ĉ[i, j] ∈ Z_{p_i}. A cheating client
  3. the verifier recomputes W'_ct = (…) − c·(c0 + δ) = W_honest − ĉ[i, j]·δ̂, which
     equals what was hashed exactly when ĉ[i, j] = X.
 
-So the proof verifies with probability Pr_c[ĉ[i, j] = X] ≥ Pr[two challenges
-collide in that slot] ≈ 1/p_i ≈ 2^-30 per attempt (per hash query), not 2^-128.
+With ONE Σ-repetition the proof verifies with probability Pr_c[ĉ[i, j] = X] ≥
+Pr[two challenges collide in that slot] ≈ 1/p_i ≈ 2^-30 per attempt (per hash
+query), not 2^-128. Since commit 57cc365 the protocol runs R parallel repetitions
+(DEFAULT 5, INSECURE_* 2) whose challenges c_1..c_R are squeezed together after all
+first messages: the cheater must guess ĉ_r[i, j] for EVERY repetition r in one
+query, ≈ p_i^-R (2^-148 for DEFAULT). The demo below performs exactly that cheat
+for all R repetitions.
 
-To show step 3 without 2^30 attempts, the random oracle that maps the transcript
-to the challenge is PROGRAMMED at the cheater's own query: it answers c* (drawn
-first, so X = ĉ*[i, j] is "guessed right") for the seeds the cheating prover
-squeezes, and the real function everywhere else. The verifier then accepts iff its
+To show step 3 without 2^(30·R) attempts, the random oracle that maps the transcript
+to the challenges is PROGRAMMED at the cheater's own query: it answers c*_1..c*_R
+(drawn first, so X_r = ĉ*_r[i, j] is "guessed right") for the seeds the cheating
+prover squeezes, and the real function everywhere else. The verifier then accepts iff its
 recomputed transcript equals the cheater's, i.e. iff the slot identity of step 3
-holds. The same proof under the unprogrammed oracle is rejected (control), and the
-empirical collision rate of ĉ[i, j] over fresh challenges estimates the per-attempt
+holds in every repetition. The same proof under the unprogrammed oracle is rejected
+(control), a cheat whose guess is wrong in only the LAST repetition is rejected even
+under the programmed oracle (each repetition must be guessed), and the empirical
+collision rate of ĉ[i, j] over fresh challenges estimates the per-attempt
 success probability.
 """
 
@@ -95,25 +102,32 @@ def run(preset: str, samples: int = 0, seed: int = 1) -> dict:
     ct_bad = Ciphertexts(params, bad)
     st_bad = NormStatement(params, pk, ct_bad, B, b"slot-attack-demo")
 
-    # 2. The "guess": X = ĉ*[prime, j] for a challenge c* fixed in advance.
-    c_star = sample_challenge(np.random.default_rng(seed + 1).bytes(32), n, zk.challenge_weight)
-    X = int(R.ntt(R.from_int(c_star.dense()))[prime, j])
-    programmed: set[bytes] = set()
-    state = {"cheating": False, "program": False, "guess": X}
+    # 2. The "guesses": X_r = ĉ*_r[prime, j] for challenges c*_1..c*_R fixed in advance.
+    reps = zk.reps
+    crng = np.random.default_rng(seed + 1)
+    c_star = [sample_challenge(crng.bytes(32), n, zk.challenge_weight) for _ in range(reps)]
+    X = [int(R.ntt(R.from_int(c.dense()))[prime, j]) for c in c_star]
+    programmed: dict[bytes, int] = {}
+    state = {"cheating": False, "program": False, "guess": list(X), "calls": 0}
     real_sample, real_absorb = protocol.sample_challenge, Transcript.absorb_residues
 
     def oracle(seed_bytes, nn, ww):
+        # protocol._challenges samples repetition 0..R−1 in order from one squeeze.
         if state["cheating"]:
-            programmed.add(bytes(seed_bytes))
-            return c_star
+            r = state["calls"] % reps
+            state["calls"] += 1
+            programmed[bytes(seed_bytes)] = r
+            return c_star[r]
         if state["program"] and bytes(seed_bytes) in programmed:
-            return c_star
+            return c_star[programmed[bytes(seed_bytes)]]
         return real_sample(seed_bytes, nn, ww)
 
     def absorb(self, label, array):
         if state["cheating"] and label == b"W-ct":
+            # W-ct is stacked over repetitions: (R, k, 2, L, N), NTT domain.
             array = np.array(array, dtype=np.int64, copy=True)
-            array[0, 0, prime, j] = (array[0, 0, prime, j] - state["guess"]) % p
+            for r in range(reps):
+                array[r, 0, 0, prime, j] = (array[r, 0, 0, prime, j] - state["guess"][r]) % p
         return real_absorb(self, label, array)
 
     protocol.sample_challenge = oracle
@@ -129,10 +143,11 @@ def run(preset: str, samples: int = 0, seed: int = 1) -> dict:
         v_prog = verify(st_bad, proof.to_bytes())
         state["program"] = False
         v_real = verify(st_bad, proof.to_bytes())
-        # Control: the same cheat with a wrong guess X + 1 fails even under the
-        # programmed oracle (the verifier's transcript then differs from the cheater's).
+        # Control: the same cheat with a wrong guess in the LAST repetition only fails even
+        # under the programmed oracle (the verifier's transcript differs from the cheater's).
         programmed.clear()
-        state["guess"], state["cheating"] = (X + 1) % p, True
+        state["guess"] = X[:-1] + [(X[-1] + 1) % p]
+        state["cheating"], state["calls"] = True, 0
         proof2 = protocol._prove_checked(st_bad, zk, bnds, R, commitment_key(zk), rng, m,
                                          norm2, rand.u, rand.e1, rand.e2)
         state["cheating"], state["program"] = False, True
@@ -150,8 +165,9 @@ def run(preset: str, samples: int = 0, seed: int = 1) -> dict:
            "reason_programmed": v_prog.reason,
            "accepted_with_real_oracle": bool(v_real.accepted), "reason_real": v_real.reason,
            "accepted_with_wrong_guess_programmed": bool(v_wrong.accepted),
-           "decrypted_coefficients_wrong": wrong, "N": n,
-           "per_attempt_success_estimate": f"≈ 1/p = 2^{-math.log2(p):.2f}"}
+           "decrypted_coefficients_wrong": wrong, "N": n, "reps": reps,
+           "per_attempt_success_estimate":
+               f"≈ p^-R = 2^{-reps * math.log2(p):.2f} (1/p per repetition, R = {reps})"}
     if samples:
         out["slot_value_collisions"] = slot_collisions(n, p, zeta, zk.challenge_weight, samples)
     return out
