@@ -313,11 +313,13 @@ def _mask_message(st: NormStatement, zk: ZkParams, R, ck, rel: _Relation, quad, 
     except t_G1 (spec §4 step 5)."""
     m_hat, sm_hat, a_hat, sa_hat = quad
     y_r_hat = _ntt_int(R, y["r"])
-    derived = R.neg(ck.inner_ntt(slice(0, zk.messages), y_r_hat))  # y_x = −<b_x, y_r>
+    # Masks of the BDLOP messages y_x = −<b_x, y_r>: only the rows this repetition uses.
+    derived = R.neg(ck.inner_ntt(zk.rows_sent, y_r_hat))
+    yG1_hat = R.neg(ck.inner_ntt(zk.rows_G1_rep(i), y_r_hat))
     ym_hat, yu_hat = _ntt_int(R, y["m"]), _ntt_int(R, y["u"])
     ye1_hat, ye2_hat = _ntt_int(R, y["e1"]), _ntt_int(R, y["e2"])
     ya_hat = derived[zk.row_a]
-    yg_hat, yG1_hat = derived[zk.rows_g], derived[zk.rows_G1_rep(i)]
+    yg_hat = derived[zk.rows_g]
     p_hat = st.public_key.p_ntt
     w_ct = np.stack([
         R.add(R.add(R.mul_ntt(p_hat[0], yu_hat), ye1_hat), R.scalar_mul(ym_hat, st.params.delta)),
