@@ -58,6 +58,7 @@ class NormStatement:
             raise ValueError("statement mixes parameter sets")
         if not 1 <= self.bound < 1 << 34:
             raise ValueError("bound must be in [1, 2^34)")
+        zk_params_for(self.params).bounds(self.k, self.bound)  # no-wrap limit on B (spec §6)
         if len(self.context) > 4096:
             raise ValueError("context too long")
 
@@ -353,7 +354,10 @@ def verify(st: NormStatement, proof: NormProof | bytes) -> Verdict:
             return Verdict(False, "malformed")
     if proof.params != st.params or proof.k != st.k or proof.bound != st.bound:
         return Verdict(False, "statement_mismatch")
-    bnds = zk.bounds(st.k, st.bound)
+    try:
+        bnds = zk.bounds(st.k, st.bound)
+    except ValueError:
+        return Verdict(False, "statement_mismatch")
     if not _shapes_ok(proof, zk):
         return Verdict(False, "malformed")
     # Cheap checks first (spec §5.1): the encoding already forced c ∈ C; C' adds ‖c‖_op ≤ η.
