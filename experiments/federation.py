@@ -46,6 +46,7 @@ class RunSpec:
     kem: str = "mlkem768"
     defence: str = "auto"  # auto (per config) | none | norm_check
     keep_rounds: bool = True
+    proofs: str = "all"  # zkflpq: "all" submissions proven, or "attackers" only (budget)
 
 
 def _load_data(spec: RunSpec, n_clients: int):
@@ -140,6 +141,7 @@ def run_config(spec: RunSpec, *, data: Any = None) -> dict[str, Any]:
         tau=cfg.tau,
         is_attacker=is_attacker,
         kem=spec.kem,
+        **({"proofs": spec.proofs} if spec.config == "zkflpq" else {}),
     )
     hooks = pipe.hooks()
     if spec.defence == "none":
@@ -153,6 +155,7 @@ def run_config(spec: RunSpec, *, data: Any = None) -> dict[str, Any]:
     res["bfv_params"] = spec.bfv if spec.config == "zkflpq" else None
     res["kem"] = spec.kem if spec.config != "standard" else None
     res["defence"] = spec.defence
+    res["proofs"] = spec.proofs if spec.config == "zkflpq" else None
     res["data"] = {"kind": spec.data[0], **{k: v for k, v in spec.data[1].items()}}
     res["summary_ext"] = summarise(res)
     if not spec.keep_rounds:
@@ -170,9 +173,12 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
         for k, v in rec.get("phases_s", {}).items():
             phases.setdefault(k, []).append(v)
     msgs = [m for rec in rounds for m in rec.get("messages", [])]
+    verdicts = [v for rec in rounds for v in rec.get("verdicts", [])]
+    n_verified = sum(1 for v in verdicts if not str(v.get("reason") or "").startswith(
+        "unverified"))
     bytes_mean = {}
     for key in ("plaintext_bytes", "ciphertext_bytes", "proof_bytes", "envelope_bytes"):
-        vals = [m[key] for m in msgs if key in m]
+        vals = [m[key] for m in msgs if key in m and not m.get("proof_skipped")]
         if vals:
             bytes_mean[key] = float(np.mean(vals))
     reasons: dict[str, int] = {}
@@ -213,6 +219,9 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
         "malicious_norms": [rec["update_norms"][k] for rec in rounds for k in rec["malicious"]],
         "bytes_per_message_mean": bytes_mean,
         "diverged": any(rec["diverged"] for rec in rounds),
+        "proofs_mode": res.get("proofs"),
+        "submissions_verified": n_verified if verdicts else None,
+        "submissions_unverified": (len(verdicts) - n_verified) if verdicts else None,
         "n_params": res["n_params"],
     }
 

@@ -61,7 +61,7 @@ def run(quick: bool, out: Path, *, rounds: int | None = None, log=print) -> dict
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     bfv = "INSECURE_N256" if quick else "DEFAULT"
-    n_rounds = rounds or (2 if quick else 3)
+    n_rounds = rounds or (2 if quick else 1)
     fed: dict[str, Any] = {"n_rounds": n_rounds, "attack_start_round": 99,
                            "malicious_clients": []}
     if quick:

@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip", nargs="*", default=[], choices=STEPS)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--full-proofs", action="store_true",
+                    help="prove every submission in the ablations and the attack matrix too "
+                         "(several hours on 2 cores)")
+    ap.add_argument("--max-clients", type=int, default=20)
     a = ap.parse_args(argv)
     out: Path = a.out
     out.mkdir(parents=True, exist_ok=True)
@@ -41,19 +45,21 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if step == "reproduction":
                 from . import reproduce_paper
-                reproduce_paper.run(a.quick, out / "reproduction", workers=a.workers)
+                reproduce_paper.run(a.quick, out / "reproduction", workers=a.workers,
+                                    full_proofs=a.full_proofs)
             elif step == "overhead":
                 from . import overhead
                 overhead.run(a.quick, out / "overhead")
             elif step == "scaling":
                 from . import scaling
-                scaling.run(a.quick, out / "scaling")
+                scaling.run(a.quick, out / "scaling", max_clients=a.max_clients)
             elif step == "anchors":
                 from . import anchors
                 anchors.run(a.quick, out / "anchors")
             elif step == "attacks":
                 from . import attack_matrix
-                attack_matrix.run(a.quick, out / "attacks", workers=a.workers)
+                attack_matrix.run(a.quick, out / "attacks", workers=a.workers,
+                                  full_proofs=a.full_proofs)
             elif step == "real_data":
                 from . import real_data
                 real_data.run(a.quick, out / "real_data", workers=a.workers)

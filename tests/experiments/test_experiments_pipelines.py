@@ -122,3 +122,23 @@ def test_bounded_attack_scales_to_the_bound():
     u = a.poison_update(np.zeros(5000, np.float32),
                         AttackContext(tau=TAU, rng=np.random.default_rng(0)))
     assert 0.99 * TAU < np.linalg.norm(u.astype(np.float64)) <= TAU
+
+
+def test_budget_mode_proves_attackers_only():
+    """proofs="attackers": honest ciphertexts are aggregated unproven, attackers still go
+    through the real prove/forge + verify path and oversized ones are rejected."""
+    p = ZkflPqPipeline(INSECURE_N256, TAU, is_attacker=lambda k, r: k == 1, proofs="attackers",
+                       seed=b"budget")
+    honest = _update(1, 1.0)
+    s0 = p.client_update_fn(honest, _info(0))
+    assert p.messages[-1]["proof_skipped"] and p.messages[-1]["proof_bytes"] == 0
+    s1 = p.client_update_fn(_update(2, 500.0), _info(1))
+    assert p.messages[-1]["forged"] and p.messages[-1]["proof_bytes"] > 0
+    assert p.defence(s0, _info(0)).accepted
+    d1 = p.defence(s1, _info(1))
+    assert not d1.accepted and d1.reason.startswith("proof:")
+    # an unproven message is accepted only for the honest client it was made for
+    s2 = p.client_update_fn(honest, _info(0, r=1))
+    assert not p.defence(s2, _info(0, r=2)).accepted
+    out = p.aggregate_fn(np.zeros(D, np.float32), [s0], [_info(0)])
+    assert np.max(np.abs(out - honest)) < 1.0 / p.scale
