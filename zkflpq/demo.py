@@ -124,8 +124,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         admin = dep.admin()
         params_doc = admin.params()
         keys = [SigningKey.generate() for _ in range(args.clients)]
-        client_ids = [admin.enrol_client(k.verify_key(), f"hospital-{i + 1}")["client_id"]
-                      for i, k in enumerate(keys)]
+        for i, k in enumerate(keys):
+            admin.enrol_client(k.verify_key(), f"hospital-{i + 1}")
         if not quiet:
             console.print(f"[bold]zkflpq demo[/] — key authority {dep.ka.url if dep.ka else ''}"
                           f", aggregator {dep.aggregator.url} (separate uvicorn processes, "
@@ -145,7 +145,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                                       model=model if rnd == 1 else None, layout=layout)
             round_id = int(opened["round_id"])
 
-            def one(i: int, round_id: int = round_id) -> tuple[int, Any, bool]:
+            def one(i: int, rnd: int = rnd, opened: dict[str, Any] = opened
+                    ) -> tuple[int, Any, bool]:
                 malicious = (i == mal_index and rnd >= args.malicious_from)
                 seed = [args.seed, rnd, i]
                 if malicious:
@@ -172,7 +173,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                 model = admin.model(round_id, "result")
             acc = float(evaluate(model, test, hidden=hidden))
             rejected: Counter[str] = Counter()
-            for i, rep, malicious in reports:
+            for _i, rep, malicious in reports:
                 res = rep.result
                 ok = res is not None and res.accepted
                 if not ok:
@@ -187,7 +188,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                     honest_rejected += 1
             n = len(reports)
 
-            def mean(key: str) -> float:
+            def mean(key: str, reports: list[Any] = reports, n: int = n) -> float:
                 return sum(r.timings.get(key, 0.0) for _, r, _ in reports) / n / 1000
 
             rounds.append({

@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 __all__ = ["Base", "ClaimResult", "Store", "make_engine"]
 
@@ -412,7 +412,7 @@ class Store:
                 SubmissionRow.created_at < older_than).values(
                     created_at=time.time(), instance_id=instance_id))
             s.commit()
-            return bool(res.rowcount)
+            return bool(getattr(res, "rowcount", 0))
 
     def release_claim(self, idem_key: str) -> None:
         """Forget a pending claim whose verification never ran (e.g. shutdown)."""
@@ -427,7 +427,7 @@ class Store:
             res = s.execute(delete(SubmissionRow).where(SubmissionRow.instance_id == instance_id,
                                                         SubmissionRow.status == "pending"))
             s.commit()
-            return int(res.rowcount or 0)
+            return int(getattr(res, "rowcount", 0) or 0)
 
     def reject(self, idem_key: str, *, reason: str, detail: str | None, http_status: int,
                verify_ms: float | None, total_ms: float | None) -> dict[str, Any]:
@@ -455,7 +455,7 @@ class Store:
             res = s.execute(update(RoundRow).where(RoundRow.id == round_id,
                                                    RoundRow.state == "open")
                             .values(n_accepted=RoundRow.n_accepted + 1))
-            if not res.rowcount:
+            if not getattr(res, "rowcount", 0):
                 s.rollback()
                 return self.reject(idem_key, reason="round_closed",
                                    detail="the round stopped accepting updates",
@@ -511,4 +511,4 @@ class Store:
         with self.Session() as s:
             res = s.execute(delete(NonceRow).where(NonceRow.seen_at < older_than))
             s.commit()
-            return int(res.rowcount or 0)
+            return int(getattr(res, "rowcount", 0) or 0)

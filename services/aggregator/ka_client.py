@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from zkflpq.bfv import BfvParams, PublicKey, decode_public_key, get_params
-from zkflpq.pq import KemAlgorithm, KemPublicKey, SigningKey, SignatureError, VerifyKey
+from zkflpq.pq import KemAlgorithm, KemPublicKey, SignatureError, SigningKey, VerifyKey
 
 from ..common.protocol import (
     CTX_BFV_KEY,

@@ -233,7 +233,8 @@ class AggregatorService:
         except ValueError as exc:
             raise ApiError(422, "invalid_params", str(exc)) from None
         assert enc.bound is not None
-        if body.k_min > params.max_clients(enc.bound):
+        bound = int(enc.bound)
+        if body.k_min > params.max_clients(bound):
             raise ApiError(422, "invalid_params",
                            f"k_min exceeds K_max = {params.max_clients(enc.bound)}")
         model = encode_float_vector(vec)
@@ -241,7 +242,7 @@ class AggregatorService:
         try:
             info = await to_thread.run_sync(lambda: self.store.open_round(
                 params_name=params.name, tau=float(body.tau), scale=float(body.scale),
-                bound=int(enc.bound), d=d, k=enc.num_chunks(d), layout=layout,
+                bound=bound, d=d, k=enc.num_chunks(d), layout=layout,
                 k_min=body.k_min, deadline=deadline, model=model, model_digest=sha3(model).hex()))
         except ValueError:
             raise ApiError(409, "round_open", "a round is already open") from None
@@ -368,13 +369,11 @@ class AggregatorService:
         except EnvelopeError as exc:
             raise ApiError(422, "malformed", str(exc)) from None
         digest = await to_thread.run_sync(update_digest, ct, proof)
-        audit = {"digest": digest.hex(), "round_id": round_id, "client_id": client_id,
-                 "ct_bytes": len(ct), "proof_bytes": len(proof),
-                 "instance_id": self.instance_id}
-
         async def refuse(status: int, reason: str, detail: str) -> ApiError:
             await to_thread.run_sync(lambda: self.store.audit_rejection(
-                reason=reason, detail=detail, http_status=status, **audit))
+                reason=reason, detail=detail, http_status=status, digest=digest.hex(),
+                round_id=round_id, client_id=client_id, ct_bytes=len(ct),
+                proof_bytes=len(proof), instance_id=self.instance_id))
             self.metrics.submissions.labels("rejected", reason).inc()
             return ApiError(status, reason, detail)
 

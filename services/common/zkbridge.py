@@ -125,6 +125,7 @@ def prove_update(pk: PublicKey, update: np.ndarray, tau: float, scale: float,
     timings: dict[str, float] = {}
     t = time.perf_counter()
     enc = Encoder(pk.params, scale, tau)
+    assert enc.bound is not None
     m = enc.encode(np.asarray(update, dtype=np.float64))
     timings["quantise_ms"] = _ms(t)
     timings["encrypt_ms"] = 0.0
@@ -161,6 +162,7 @@ def forge_mismatched_update(pk: PublicKey, update: np.ndarray, tau: float, scale
     raw = Encoder(pk.params, scale, None).encode(np.asarray(update, dtype=np.float64))
     big_cts, _ = encrypt_with_randomness(pk, raw)
     enc = Encoder(pk.params, scale, tau)
+    assert enc.bound is not None
     small = enc.encode(np.asarray(update, dtype=np.float64))
     timings["encrypt_ms"] = _ms(t)
     t = time.perf_counter()

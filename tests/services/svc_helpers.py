@@ -4,12 +4,10 @@ loopback) on the INSECURE N = 64 parameter set with a small model."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 PARAMS = "INSECURE-bfv-n64-q90-t32"
 D = 150  # k = 3 chunks of N = 64

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from svc_helpers import D, open_round, update_for
 
 from services.common.protocol import (
     HEADER_SEALED,
@@ -25,8 +26,6 @@ from services.common.protocol import (
     signed_request_envelope,
 )
 from zkflpq.agent import AggregatorClient, ClientAgent, ProtocolError, RetryPolicy
-
-from svc_helpers import D, open_round, update_for
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -11,8 +11,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from svc_helpers import Clients, fresh_postgres_database, open_round, postgres_url, \
-    start_deployment, update_for
+from svc_helpers import (
+    Clients,
+    fresh_postgres_database,
+    open_round,
+    postgres_url,
+    start_deployment,
+    update_for,
+)
 
 from services.common.protocol import now
 from zkflpq.agent import RetryPolicy
@@ -61,11 +67,12 @@ def test_two_aggregators_never_double_accept(pg: Any) -> None:
     statuses = []
     for i in range(4):
         c0 = clients.new(0, retry=retry)
-        c1 = clients.new(1, retry=retry, )
+        c1 = clients.new(1, retry=retry)
         c1.signing_key, c1.client_id = c0.signing_key, c0.client_id  # same client, 2 doors
         ct_a, proof_a, _ = update_for(c0, cfg, seed=10 * i)
         ct_b, proof_b, _ = update_for(c1, cfg, seed=10 * i + 1)
-        r0, r1 = race(lambda: c0.submit(rid, ct_a, proof_a), lambda: c1.submit(rid, ct_b, proof_b))
+        r0, r1 = race(lambda c0=c0, ct=ct_a, p=proof_a: c0.submit(rid, ct, p),
+                      lambda c1=c1, ct=ct_b, p=proof_b: c1.submit(rid, ct, p))
         statuses.append(sorted([r0.status, r1.status]))
         c0.close()
         c1.close()
@@ -88,8 +95,8 @@ def test_identical_update_raced_to_both_is_verified_once(pg: Any) -> None:
         ct, proof, u = update_for(c0, cfg, seed=i)
         ts = now()
         env = c0.signed_update(rid, ct, proof, timestamp=ts)
-        r0, r1 = race(lambda: c0.submit_envelope(rid, env, ts),
-                      lambda: c1.submit_envelope(rid, env, ts))
+        r0, r1 = race(lambda c0=c0, env=env, ts=ts: c0.submit_envelope(rid, env, ts),
+                      lambda c1=c1, env=env, ts=ts: c1.submit_envelope(rid, env, ts))
         assert r0.status == 202 and r1.status == 202
         assert sorted([r0.meta["replayed"], r1.meta["replayed"]]) == [False, True]
         accepted.append(u)

@@ -42,7 +42,7 @@ from services.common.protocol import (
     update_signing_message,
 )
 from zkflpq.bfv import BfvParams, PublicKey, decode_public_key, get_params
-from zkflpq.pq import KemAlgorithm, KemPublicKey, SigningKey, SignatureError, VerifyKey
+from zkflpq.pq import KemAlgorithm, KemPublicKey, SignatureError, SigningKey, VerifyKey
 
 __all__ = ["AggregatorClient", "ProtocolError", "RetryPolicy", "ServerParams",
            "SubmissionResult"]
@@ -199,6 +199,7 @@ class AggregatorClient:
         """Seal, send, open. ``prepare`` is called per attempt (fresh seal)."""
         p = self.params()
         attempts = 0
+        state: tuple[Any, bytes] | None = None
 
         def do() -> httpx.Response:
             nonlocal attempts, state
@@ -215,7 +216,6 @@ class AggregatorClient:
             headers["Content-Type"] = SEALED_MEDIA_TYPE
             return self.http.request(prep.method, prep.path, content=sealed, headers=headers)
 
-        state: tuple[Any, bytes] | None = None
         r = self._send(do)
         env = None
         if r.headers.get("content-type", "").startswith(SEALED_MEDIA_TYPE):

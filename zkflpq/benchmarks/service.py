@@ -115,8 +115,8 @@ def measure(args: argparse.Namespace, progress: Any = None) -> dict[str, Any]:
             say(f"encrypting and proving {n_total} updates (d = {d:,}) before measuring")
             t0 = time.perf_counter()
             mp = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=args.prove_workers, mp_context=mp) as ex:
-                proofs = list(ex.map(_prove, jobs))
+            with cf.ProcessPoolExecutor(max_workers=args.prove_workers, mp_context=mp) as pex:
+                proofs = list(pex.map(_prove, jobs))
             prove_wall = time.perf_counter() - t0
             envelopes = []
             for c, (ct, proof, _) in zip(clients, proofs, strict=True):

@@ -49,7 +49,7 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dataset(spec: str):  # type: ignore[no-untyped-def]
+def _dataset(spec: str):
     from zkflpq.fl import Dataset, dirichlet_split, make_synthetic_medical, train_test_split
 
     if spec.startswith("synthetic:"):
@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     ds = _dataset(args.data)
     hidden: tuple[int, ...] | None = None
 
-    def train(model, cfg):  # type: ignore[no-untyped-def]
+    def train(model, cfg):
         from zkflpq.fl import layout_from_json
 
         nonlocal hidden

@@ -12,7 +12,7 @@ from ..service import AggregatorService
 
 
 def service(request: Request) -> AggregatorService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    return request.app.state.service
 
 
 def admin(request: Request) -> None:

@@ -15,7 +15,7 @@ from ..service import KeyAuthorityService
 
 
 def service(request: Request) -> KeyAuthorityService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    return request.app.state.service
 
 
 def admin(request: Request) -> None:
