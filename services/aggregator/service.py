@@ -230,9 +230,12 @@ class AggregatorService:
         try:
             enc = Encoder(params, body.scale, body.tau)
             enc.clip_radius(d)
+            assert enc.bound is not None
+            from zkflpq.zk import zk_params_for
+
+            zk_params_for(params).bounds(enc.num_chunks(d), int(enc.bound))  # no-wrap limit
         except ValueError as exc:
             raise ApiError(422, "invalid_params", str(exc)) from None
-        assert enc.bound is not None
         bound = int(enc.bound)
         if body.k_min > params.max_clients(bound):
             raise ApiError(422, "invalid_params",
