@@ -111,6 +111,7 @@ class AggregatorService:
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._close_lock = asyncio.Lock()
         self._warm: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     async def startup(self) -> None:
@@ -123,6 +124,7 @@ class AggregatorService:
         # Warm the workers up in the background: the service is ready at once, and the
         # first verification simply waits for its worker's imports if they are not done.
         self._warm = asyncio.create_task(self.pool.warm_up())
+        self._pruner = asyncio.create_task(self._prune_nonces())
         log.info("aggregator ready", extra={"fields": {
             "aggregator_id": self.aggregator_id, "instance_id": self.instance_id,
             "params": self.ka_info.params.name, "kem": self.kem_sk.algorithm.label,
@@ -130,7 +132,21 @@ class AggregatorService:
             "verify_executor": self.settings.verify_executor,
             "verify_workers": self.settings.verify_workers, "dropped_pending": dropped}})
 
+    async def _prune_nonces(self) -> None:
+        """Nonces older than twice the timestamp window can no longer be replayed (their
+        timestamps are stale), so drop them every few minutes."""
+        while True:
+            try:
+                cutoff = time.time() - 2 * self.settings.timestamp_window_s
+                await to_thread.run_sync(self.store.prune_nonces, cutoff)
+            except Exception as exc:  # noqa: BLE001 - housekeeping must not stop the service
+                log.warning("nonce pruning failed", extra={"fields": {
+                    "exc_type": type(exc).__name__}})
+            await asyncio.sleep(300)
+
     async def shutdown(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
         if self.pool is not None:
             self.pool.shutdown()
         self.store.dispose()

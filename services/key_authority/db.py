@@ -121,6 +121,14 @@ class KaStore:
                 return False
             return True
 
+    def prune_nonces(self, older_than: float) -> int:
+        from sqlalchemy import delete
+
+        with self.Session() as s:
+            res = s.execute(delete(KaNonce).where(KaNonce.seen_at < older_than))
+            s.commit()
+            return int(getattr(res, "rowcount", 0) or 0)
+
     def claim_round(self, aggregator_id: str, round_id: int, request_digest: str,
                     client_ids: list[str]) -> tuple[str, dict[str, Any] | None]:
         """("claimed", None) | ("same", row) for an identical earlier request |

@@ -11,6 +11,7 @@ a client signature — e.g. a tampered ciphertext), ``unknown_client`` 422,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -132,16 +133,30 @@ class KeyAuthorityService:
             bfv_key_message(self.params.name, self.params.id_bytes, self.pk_bytes), CTX_BFV_KEY)
         self.decryptions = Counter("zkflpq_ka_decryptions_total", "decryption requests",
                                    ["outcome"], registry=registry)
+        self._pruner: asyncio.Task[None] | None = None
         self.decrypt_seconds = Histogram("zkflpq_ka_decrypt_seconds",
                                          "verify + sum + decrypt time", registry=registry)
 
     async def startup(self) -> None:
         await to_thread.run_sync(self.store.create_all)
+        self._pruner = asyncio.create_task(self._prune_nonces())
         log.info("key authority ready", extra={"fields": {
             "params": self.params.name, "signing_key": fingerprint(self.signing_key),
             "kem": self.kem_sk.algorithm.label}})
 
+    async def _prune_nonces(self) -> None:
+        while True:
+            try:
+                cutoff = time.time() - 2 * self.settings.timestamp_window_s
+                await to_thread.run_sync(self.store.prune_nonces, cutoff)
+            except Exception as exc:  # noqa: BLE001 - housekeeping must not stop the service
+                log.warning("nonce pruning failed", extra={"fields": {
+                    "exc_type": type(exc).__name__}})
+            await asyncio.sleep(300)
+
     async def shutdown(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
         self.store.dispose()
 
     def params_document(self) -> dict[str, Any]:

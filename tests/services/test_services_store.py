@@ -137,3 +137,13 @@ def test_cleanup_and_takeover(store: Store) -> None:
     assert store.takeover("b" * 64, older_than=time.time() + 1, instance_id="mine") is True
     # a retry after cleanup re-claims with the same nonce (it belongs to the same update)
     assert _claim(store, "a" * 64, rid, nonce="1", instance="mine").outcome == "claimed"
+
+
+def test_nonce_pruning(store: Store) -> None:
+    import time
+
+    assert store.use_nonce("c1", "x") is True
+    assert store.prune_nonces(time.time() - 3600) == 0
+    assert store.use_nonce("c1", "x") is False
+    assert store.prune_nonces(time.time() + 1) >= 1
+    assert store.use_nonce("c1", "x") is True
