@@ -1,7 +1,8 @@
 """Back-pressure and crash paths, made deterministic with the aggregator's fault-injection
 setting ZKFLPQ_VERIFY_DELAY_S (every verification holds its worker slot ≥ 1.5 s):
 429 when the queue is full, a resubmission while the original is still verifying, and a
-SIGKILL during verification (the unacknowledged update is simply processed again)."""
+SIGKILL during verification (the unacknowledged update is simply processed again).
+This deployment seals with ML-KEM-768 alone (the X-Wing default is used elsewhere)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    # also the ML-KEM-768 (instead of X-Wing) configuration, end to end
     dep = start_deployment(tmp_path_factory.mktemp("slow"), verify_executor="thread",
-                           verify_workers=1, verify_queue=0,
+                           verify_workers=1, verify_queue=0, kem="mlkem768",
                            extra_env={"ZKFLPQ_VERIFY_DELAY_S": "1.5"})
     yield dep
     dep.stop()
@@ -59,6 +61,7 @@ def test_queue_full_gets_429_and_the_retry_is_processed(slow: Any) -> None:
     rid = cfg["round_id"]
     clients = Clients(slow)
     a, b = clients.new(), clients.new(retry=RetryPolicy(attempts=1))
+    assert a.params().kem_pk.algorithm.name == "MLKEM768"
     ct_a, proof_a, _ = update_for(a, cfg, seed=1)
     ct_b, proof_b, _ = update_for(b, cfg, seed=2)
     t, res_a = background(lambda: a.submit(rid, ct_a, proof_a))
