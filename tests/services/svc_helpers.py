@@ -1,5 +1,8 @@
 """Helpers for the service tests: real key-authority and aggregator processes (uvicorn on
-loopback) on the INSECURE N = 64 parameter set with a small model."""
+loopback) on the INSECURE N = 64 parameter set with a small model.
+
+Verification runs in a thread pool here (faster start-up and restarts); the default
+process pool is exercised end to end by test_services_demo.py."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ def start_deployment(root: Path, **kw: Any):  # type: ignore[no-untyped-def]
     from services.common.launch import LocalDeployment
 
     opts: dict[str, Any] = dict(params=PARAMS, verify_workers=1, verify_queue=0,
-                                max_body_bytes=1_000_000, verify_executor="process",
+                                max_body_bytes=1_000_000, verify_executor="thread",
                                 min_clients=2)
     opts.update(kw)
     dep = LocalDeployment(root, **opts)
