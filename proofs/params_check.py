@@ -471,9 +471,9 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
             "B = floor(τ·scale) satisfies all of them and the library accepts it", "jl")
 
     # -- 6. Decryption correctness of the aggregate ---------------------------------------
-    # Assumption A-key: keygen's ‖s‖ ≤ √N (ternary) and ‖e‖ ≤ noise_slack·√(η/2·N).
+    # Assumption A-key: keygen's ‖s‖ ≤ √N (ternary) and ‖e‖ ≤ β_e for one chunk (k = 1).
     s_key = math.sqrt(n)
-    e_key = zk.noise_slack * math.sqrt(bfv.error_eta / 2 * n)
+    e_key = zk.bounds(1, 1).beta_e
     r_t = q % t
     dec_rows, dec_ok = [], True
     for d in dims:

@@ -45,7 +45,7 @@ class ZkParams:
     mlwe_rank: int = 1  # ℓ − κ − #messages: MLWE rank for hiding (≈155 bits, HE-standard model)
     alpha: float = 12.0  # Σ-protocol mask slack (M ≈ 3.1)
     alpha_jl: float = 60.0  # JL mask slack (M ≈ 1.25)
-    noise_slack: float = 1.1  # public bound on ‖e‖ is noise_slack·√(η/2·kN)
+    noise_tail_sds: float = 12.0  # public bound on ‖e‖²: mean + 12 standard deviations
 
     def __post_init__(self) -> None:
         if not (1 <= self.rho <= 16 and 1 <= self.reps <= 16 and 1 <= self.kappa <= 4
@@ -147,7 +147,14 @@ class ProofBounds:
 
     @property
     def beta_e(self) -> float:
-        return self.zk.noise_slack * math.sqrt(self.zk.bfv.error_eta / 2 * self.kn)
+        """Public bound on ‖e1‖, ‖e2‖ for CBD_η errors: E‖e‖² = (η/2)·kN plus
+        `noise_tail_sds` standard deviations of ‖e‖² (Var e² ≤ 2·(η/2)² + η/8; measured
+        215 for η = 21), so an honest encryption exceeds it only with negligible
+        probability, also for the small rings of the tests."""
+        eta = self.zk.bfv.error_eta
+        var = 2 * (eta / 2) ** 2 + eta / 8  # Var(e²) of CBD_η, rounded up
+        mean = eta / 2 * self.kn
+        return math.sqrt(mean + self.zk.noise_tail_sds * math.sqrt(var * self.kn))
 
     @property
     def beta_m(self) -> float:
