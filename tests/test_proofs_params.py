@@ -102,7 +102,7 @@ def test_default_key_fields(script_run):
     dec = c["decryption_K_max"]["value"]
     assert all(r["K_max"] == min(r["K_plaintext"], r["K_noise"]) >= 1024 for r in dec)
     rs = c["rejection_sampling"]["value"]
-    assert abs(rs["M_sigma"] - 3.06) < 0.01 and abs(rs["M_jl"] - 1.25) < 0.01
+    assert abs(rs["M_sigma"] - 1.32) < 0.01 and abs(rs["M_jl"] - 1.25) < 0.01
     rng = c["bound_range_sound"]  # F4: the library rejects B above the no-wrap limit
     bmax, bmax_lib = rng["value"]["B_max"], rng["value"]["B_max_library"]
     assert rng["ok"] and 81920 < bmax_lib <= bmax < 1 << 31

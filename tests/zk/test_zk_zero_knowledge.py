@@ -10,8 +10,8 @@ for each block the σ-normalised coefficients of the two witnesses must
 The power check runs the same comparison on a prover that skips mask sampling
 (z = c·s): it must fail it.
 
-What this cannot see: the shift c·s is about 0.5 % of σ per block here (‖c·s‖/σ_b√n_b ≈
-0.005 at α = 12 with block-normalised widths), so a prover that merely skips the
+What this cannot see: the shift c·s is a small fraction of σ here (Σ_b ‖c·s_b‖²/σ_b² is
+about 0.005² at α = 12 and smaller at α = 48), so a prover that merely skips the
 rejection step differs from the ideal distribution by far less than any feasible
 sample can show; that step's correctness is argued in proofs/security.md §6.2, and
 test_malicious_prover.py shows that skipping it never makes a false statement pass.
