@@ -53,3 +53,35 @@ def is_prime_trial(n: int) -> bool:
             return False
         d += 1
     return True
+
+
+def rice_decode(data: bytes, low: int, max_high: int, count: int) -> list[int] | str:
+    """Bit-by-bit Rice decoder (sign, `low` bits, unary high part); an error name instead
+    of a list for non-canonical input, with the same names as zkflpq.ring.rice_decode."""
+    bits = [(byte >> i) & 1 for byte in data for i in range(8)]
+    pos, out = 0, []
+    for _ in range(count):
+        if pos + 1 + low > len(bits):
+            return "truncated"
+        sign = bits[pos]
+        a = sum(bits[pos + 1 + b] << b for b in range(low))
+        pos += 1 + low
+        high = 0
+        while True:
+            if pos >= len(bits):
+                return "truncated"
+            pos += 1
+            if bits[pos - 1]:
+                break
+            high += 1
+            if high > max_high:
+                return "value too large"
+        a |= high << low
+        if sign and a == 0:
+            return "negative zero"
+        out.append(-a if sign else a)
+    if len(bits) - pos >= 8:
+        return "trailing bytes"
+    if any(bits[pos:]):
+        return "non-zero padding"
+    return out

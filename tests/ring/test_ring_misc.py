@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import ring_naive
 from hypothesis import given
 from hypothesis import strategies as st
 from ring_naive import is_prime_trial
@@ -24,6 +25,7 @@ from zkflpq.ring import (
     uniform_mod,
     unpack_uint,
 )
+from zkflpq.ring.packing import rice_decode, rice_encode
 
 # -- primes ---------------------------------------------------------------------------
 
@@ -123,6 +125,28 @@ def test_unpack_rejects_bad_length_and_padding():
 
 
 # -- CSPRNG ---------------------------------------------------------------------------
+# -- Rice coding ------------------------------------------------------------------------
+
+@given(st.integers(0, 40), st.data())
+def test_rice_roundtrip_and_naive_twin(low, data):
+    values = data.draw(st.lists(st.integers(-(1 << min(low + 3, 62)) + 1,
+                                            (1 << min(low + 3, 62)) - 1), max_size=60))
+    encoded = rice_encode(np.array(values, dtype=np.int64), low, 8)
+    assert rice_decode(encoded, low, 8, len(values)).tolist() == values
+    assert ring_naive.rice_decode(encoded, low, 8, len(values)) == values
+
+
+@given(st.binary(max_size=40), st.integers(0, 40), st.integers(0, 12), st.integers(0, 20))
+def test_rice_decode_matches_naive_twin_on_arbitrary_bytes(data, low, max_high, count):
+    """Every input, canonical or not, decodes to the same values or the same error."""
+    expected = ring_naive.rice_decode(data, low, max_high, count)
+    try:
+        got = rice_decode(data, low, max_high, count).tolist()
+    except ValueError as e:
+        got = str(e)
+    assert got == expected
+
+
 def test_csprng_from_seed_is_deterministic_and_label_separated():
     a = Csprng.from_seed(b"seed", b"label").random_bytes(64)
     assert a == Csprng.from_seed(b"seed", b"label").random_bytes(64)

@@ -16,6 +16,7 @@ from zkflpq.ring import (
     ntt_primes,
     pointwise_mul,
 )
+from zkflpq.ring.ntt import multiply_accumulate
 
 NS = (16, 64, 256)
 BITS = (17, 30, 31)  # 31 bits: lazy values near 2^32 exercise the Shoup input bound
@@ -121,3 +122,25 @@ def test_shape_mismatch_rejected():
 def test_primes_of_32_bits_rejected():
     with pytest.raises(ValueError):
         NttTables.build(16, (4294967197,))
+
+
+@given(st.sampled_from(BITS), st.integers(1, 40), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_multiply_accumulate_matches_python_sum(bits, terms, rows, seed):
+    """Σ_k a[r, k]·b[k] mod p against Python integers, with maximal residues mixed in so
+    the lazy uint64 sums reach their limit (16 terms at 30 bits, 4 at 31)."""
+    n = 16
+    primes = PRIMES[n, bits]
+    tables = NttTables.build(n, primes)
+    rng = np.random.default_rng(seed)
+    p = np.array(primes)[:, None]
+    a = rng.integers(0, p, (rows, terms, len(primes), n))
+    b = rng.integers(0, p, (terms, len(primes), n))
+    a[..., : n // 2] = p - 1  # worst case in half of the lanes
+    b[..., : n // 2] = p - 1
+    for a_store in (a, a.astype(np.uint32)):
+        got = multiply_accumulate(a_store, b, tables)
+        for r in range(rows):
+            for j, pj in enumerate(primes):
+                assert [int(x) for x in got[r, j]] == [
+                    sum(int(a[r, k, j, i]) * int(b[k, j, i]) for k in range(terms)) % pj
+                    for i in range(n)]

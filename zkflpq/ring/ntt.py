@@ -277,42 +277,46 @@ def pointwise_mul(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.ndarray
 
 
 @nb.njit(cache=True)
-def _mac_kernel(a, b, out, p):
-    # out[r, l, j] = Σ_k a[r, k, l, j]·b[k, l, j] mod p_l. Each product is reduced to
-    # [0, p) (float quotient estimate, exact fix-up) and summed lazily: K·2^31 < 2^63.
+def _mac_kernel(a, b, out, p, chunk):
+    # out[r, l, j] = Σ_k a[r, k, l, j]·b[k, l, j] mod p_l. Raw products (< 2^62) are summed
+    # in uint64, `chunk` of them at a time (chunk·(p−1)² + p < 2^64), then reduced once
+    # with a float quotient estimate (off by at most one) and an exact fix-up: one
+    # reduction per `chunk` terms instead of one per term.
     R, K, L, n = a.shape
-    acc = np.zeros(n, dtype=np.int64)
+    acc = np.zeros(n, dtype=np.uint64)
     for r in range(R):
         for l in range(L):
-            pl = p[l]
-            pinv = 1.0 / float(pl)
+            pu = np.uint64(p[l])
+            pi = np.int64(p[l])
+            pinv = 1.0 / float(p[l])
             acc[:] = 0
-            for k in range(K):
+            for k0 in range(0, K, chunk):
+                for k in range(k0, min(K, k0 + chunk)):
+                    for j in range(n):
+                        acc[j] += np.uint64(a[r, k, l, j]) * np.uint64(b[k, l, j])
                 for j in range(n):
-                    x = np.int64(a[r, k, l, j])
-                    y = b[k, l, j]
-                    q = np.int64(float(x) * float(y) * pinv)
-                    t = x * y - q * pl
-                    t += (t >> 63) & pl
-                    t -= pl
-                    t += (t >> 63) & pl
-                    acc[j] += t
+                    x = acc[j]
+                    t = np.int64(x - np.uint64(float(x) * pinv) * pu)  # in [−p, 2p)
+                    t += (t >> 63) & pi
+                    t -= pi
+                    t += (t >> 63) & pi
+                    acc[j] = np.uint64(t)
             for j in range(n):
-                out[r, l, j] = acc[j] % pl
+                out[r, l, j] = np.int64(acc[j])
 
 
 def multiply_accumulate(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.ndarray:
     """Σ_k a[r, k] ⊙ b[k] mod p for NTT-domain arrays a (R, K, L, n), b (K, L, n).
 
-    `a` may be stored as uint32 (residues < 2^31) to halve memory; no (R, K, L, n)
-    temporary is created. Returns (R, L, n) int64.
+    Residues must lie in [0, p). `a` may be stored as uint32 (residues < 2^31) to halve
+    memory; no (R, K, L, n) temporary is created. Returns (R, L, n) int64.
     """
     L, n = len(tables.primes), tables.n
     if a.ndim != 4 or a.shape[2:] != (L, n) or b.shape != a.shape[1:]:
         raise ValueError("shapes must be (R, K, L, n) and (K, L, n)")
-    if a.shape[1] >= 1 << 31:
-        raise ValueError("too many terms for lazy accumulation")
+    p_max = max(tables.primes)
+    chunk = ((1 << 64) - p_max) // ((p_max - 1) ** 2)  # 16 for 30-bit primes, 4 for 31-bit
     out = np.empty((a.shape[0], L, n), dtype=np.int64)
-    _mac_kernel(np.ascontiguousarray(a), np.ascontiguousarray(b, dtype=np.int64), out,
-                tables.p.astype(np.int64))
+    _mac_kernel(np.ascontiguousarray(a), np.ascontiguousarray(b, dtype=np.uint32), out,
+                tables.p.astype(np.int64), max(1, chunk))
     return out

@@ -122,24 +122,40 @@ def _rice_encode(v, low, out):
 
 
 @nb.njit(cache=True)
-def _rice_decode(data, low, max_high, out):
-    # Returns 0 on success, or a negative error code.
+def _word_at(data, pos):
+    # 57 or more bits from bit position `pos` (LSB first). `data` carries 8 zero bytes
+    # past the stream, so the read never leaves the array; LLVM merges the byte loads.
+    byte = pos >> 3
+    w = np.uint64(0)
+    for t in range(8):
+        w |= np.uint64(data[byte + t]) << np.uint64(8 * t)
+    return w >> np.uint64(pos & 7)
+
+
+@nb.njit(cache=True)
+def _rice_decode(data, total, low, max_high, out):
+    # `total` stream bits in `data` (plus 8 zero bytes). Returns 0 or a negative error code.
     pos = 0  # bit position
-    total = data.shape[0] * 8
+    mask = (np.uint64(1) << np.uint64(low)) - np.uint64(1)
     for i in range(out.shape[0]):
         if pos + 1 + low > total:
             return -1
-        sign = (data[pos >> 3] >> (pos & 7)) & 1
-        pos += 1
-        a = np.int64(0)
-        for b in range(low):
-            a |= np.int64((data[pos >> 3] >> (pos & 7)) & 1) << b
-            pos += 1
+        w = _word_at(data, pos)
+        sign = w & np.uint64(1)
+        a = np.int64((w >> np.uint64(1)) & mask)
+        w >>= np.uint64(1 + low)
+        avail = 56 - low  # bits of w still read from the stream (low ≤ 40)
+        pos += 1 + low
         high = np.int64(0)
-        while True:
+        while True:  # unary part: a few bits for Gaussian values (low ≈ log2 σ − 0.5)
             if pos >= total:
                 return -1
-            bit = (data[pos >> 3] >> (pos & 7)) & 1
+            if avail == 0:
+                w = _word_at(data, pos)
+                avail = 57
+            bit = w & np.uint64(1)
+            w >>= np.uint64(1)
+            avail -= 1
             pos += 1
             if bit:
                 break
@@ -155,10 +171,8 @@ def _rice_decode(data, low, max_high, out):
             out[i] = a
     if (total - pos) >= 8:
         return -4  # trailing bytes
-    while pos < total:
-        if (data[pos >> 3] >> (pos & 7)) & 1:
-            return -5  # non-zero padding
-        pos += 1
+    if pos < total and _word_at(data, pos) != 0:
+        return -5  # non-zero padding (the bytes after the stream are zero)
     return 0
 
 
@@ -185,7 +199,9 @@ def rice_decode(data: bytes, low: int, max_high: int, count: int) -> np.ndarray:
     if not 0 <= low <= 40:
         raise ValueError("low must be 0..40")
     out = np.empty(count, dtype=np.int64)
-    code = _rice_decode(np.frombuffer(data, dtype=np.uint8), low, max_high, out)
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    code = _rice_decode(padded, 8 * len(data), low, max_high, out)
     if code:
         raise ValueError({-1: "truncated", -2: "value too large", -3: "negative zero",
                           -4: "trailing bytes", -5: "non-zero padding"}[code])

@@ -29,11 +29,17 @@ class Transcript:
     def absorb(self, label: bytes, data: bytes) -> None:
         self._h.update(_frame(label, data))
 
+    def _absorb_shaped(self, label: bytes, a: np.ndarray) -> None:
+        # The same bytes as absorb(label, shape ‖ a.tobytes()), streamed without copying
+        # the (multi-megabyte) array.
+        shape = struct.pack(f"<{a.ndim}Q", *a.shape)
+        self._h.update(struct.pack("<I", len(label)) + label
+                       + struct.pack("<Q", len(shape) + a.nbytes) + shape)
+        self._h.update(memoryview(a.reshape(-1)).cast("B"))
+
     def absorb_array(self, label: bytes, array: np.ndarray) -> None:
         """Absorb an integer array canonically (little-endian int64, shape prefixed)."""
-        a = np.ascontiguousarray(array, dtype="<i8")
-        shape = struct.pack(f"<{a.ndim}Q", *a.shape)
-        self.absorb(label, shape + a.tobytes())
+        self._absorb_shaped(label, np.ascontiguousarray(array, dtype="<i8"))
 
     def absorb_residues(self, label: bytes, array: np.ndarray) -> None:
         """Absorb an array of residues mod primes < 2^31 as little-endian uint32
@@ -41,9 +47,7 @@ class Transcript:
         a = np.asarray(array)
         if a.size and (a.min() < 0 or a.max() >= 1 << 31):
             raise ValueError("residues must lie in [0, 2^31)")
-        u = np.ascontiguousarray(a, dtype="<u4")
-        shape = struct.pack(f"<{u.ndim}Q", *u.shape)
-        self.absorb(label, shape + u.tobytes())
+        self._absorb_shaped(label, np.ascontiguousarray(a, dtype="<u4"))
 
     def squeeze(self, label: bytes, n: int) -> bytes:
         """n challenge bytes for `label`; the squeeze itself is absorbed so later
