@@ -83,6 +83,19 @@ def test_transcript_absorb_array_binds_shape_and_values():
     assert out(a) != out(b)
 
 
+def test_transcript_array_absorbs_are_the_documented_byte_frames():
+    """absorb_array / absorb_residues stream exactly absorb(label, shape ‖ values): u64
+    shape words, then little-endian int64 (arrays) or uint32 (residues)."""
+    a = np.arange(24, dtype=np.int64).reshape(2, 3, 4) * 1000
+    for method, dtype in (("absorb_array", "<i8"), ("absorb_residues", "<u4")):
+        for arr in (a, a[:0]):
+            fast, framed = Transcript(b"p"), Transcript(b"p")
+            getattr(fast, method)(b"lab", arr)
+            shape = b"".join(int(x).to_bytes(8, "little") for x in arr.shape)
+            framed.absorb(b"lab", shape + arr.astype(dtype).tobytes())
+            assert fast.squeeze(b"x", 32) == framed.squeeze(b"x", 32)
+
+
 # -- challenges ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("params", [INSECURE_N64, INSECURE_N256, DEFAULT], ids=lambda p: p.name)

@@ -35,7 +35,7 @@ class Transcript:
         shape = struct.pack(f"<{a.ndim}Q", *a.shape)
         self._h.update(struct.pack("<I", len(label)) + label
                        + struct.pack("<Q", len(shape) + a.nbytes) + shape)
-        self._h.update(memoryview(a.reshape(-1)).cast("B"))
+        self._h.update(a.reshape(-1).data)
 
     def absorb_array(self, label: bytes, array: np.ndarray) -> None:
         """Absorb an integer array canonically (little-endian int64, shape prefixed)."""
