@@ -42,7 +42,7 @@ from ..common.protocol import (
     meta_str,
     sha3,
     submission_key,
-    update_digest,
+    update_digest_from_hashes,
     update_signing_message,
 )
 from ..common.settings import AggregatorSettings
@@ -387,7 +387,10 @@ class AggregatorService:
             digest_claim = meta_hex(env.meta, "digest", 32) if "digest" in env.meta else None
         except EnvelopeError as exc:
             raise ApiError(422, "malformed", str(exc)) from None
-        digest = await to_thread.run_sync(update_digest, ct, proof)
+        # The proof's hash is also what the store and the key authority keep: hash the
+        # 11 MB proof once per submission.
+        ct_hash, proof_hash = await to_thread.run_sync(lambda: (sha3(ct), sha3(proof)))
+        digest = update_digest_from_hashes(ct_hash, proof_hash)
         async def refuse(status: int, reason: str, detail: str) -> ApiError:
             await to_thread.run_sync(lambda: self.store.audit_rejection(
                 reason=reason, detail=detail, http_status=status, digest=digest.hex(),
@@ -463,8 +466,8 @@ class AggregatorService:
             self._waiters[idem] = fut
             try:
                 verdict = await self._verify_and_store(
-                    idem=idem, info=info, client_id=client_id, ct=ct, proof=proof, sig=sig,
-                    ts=ts, nonce=nonce, t_start=t_start)
+                    idem=idem, info=info, client_id=client_id, ct=ct, proof=proof,
+                    proof_hash=proof_hash.hex(), sig=sig, ts=ts, nonce=nonce, t_start=t_start)
             except BaseException:
                 await to_thread.run_sync(self.store.release_claim, idem)
                 if not fut.done():
@@ -479,7 +482,7 @@ class AggregatorService:
         return self._verdict_response(request, verdict)
 
     async def _verify_and_store(self, *, idem: str, info: RoundInfo, client_id: str, ct: bytes,
-                                proof: bytes, sig: bytes, ts: int, nonce: str,
+                                proof: bytes, proof_hash: str, sig: bytes, ts: int, nonce: str,
                                 t_start: float) -> dict[str, Any]:
         from zkflpq import zk
 
@@ -493,7 +496,6 @@ class AggregatorService:
         self.metrics.verify_seconds.observe(time.perf_counter() - t0)
         total_ms = round((time.perf_counter() - t_start) * 1000, 2)
         if result["accepted"]:
-            proof_hash = sha3(proof).hex()
             verdict = await to_thread.run_sync(lambda: self.store.accept(
                 idem, round_id=info.id, client_id=client_id, ciphertexts=ct,
                 proof_hash=proof_hash, timestamp=ts, nonce=nonce, signature=sig,
