@@ -109,7 +109,7 @@ def run(preset: str, samples: int = 0, seed: int = 1) -> dict:
     X = [int(R.ntt(R.from_int(c.dense()))[prime, j]) for c in c_star]
     programmed: dict[bytes, int] = {}
     state = {"cheating": False, "program": False, "guess": list(X), "calls": 0}
-    real_sample, real_absorb = protocol.sample_challenge, Transcript.absorb_residues
+    real_sample, real_absorb = protocol.sample_challenge, Transcript.absorb_residues_stacked
 
     def oracle(seed_bytes, nn, ww):
         # protocol._challenges samples repetition 0..R−1 in order from one squeeze.
@@ -122,16 +122,17 @@ def run(preset: str, samples: int = 0, seed: int = 1) -> dict:
             return c_star[programmed[bytes(seed_bytes)]]
         return real_sample(seed_bytes, nn, ww)
 
-    def absorb(self, label, array):
+    def absorb(self, label, arrays):
         if state["cheating"] and label == b"W-ct":
-            # W-ct is stacked over repetitions: (R, k, 2, L, N), NTT domain.
-            array = np.array(array, dtype=np.int64, copy=True)
+            # One (k, 2, L, N) NTT-domain array per repetition.
+            arrays = [np.array(a, dtype=np.int64, copy=True) for a in arrays]
             for r in range(reps):
-                array[r, 0, 0, prime, j] = (array[r, 0, 0, prime, j] - state["guess"][r]) % p
-        return real_absorb(self, label, array)
+                a = arrays[r]
+                a[0, 0, prime, j] = (a[0, 0, prime, j] - state["guess"][r]) % p
+        return real_absorb(self, label, arrays)
 
     protocol.sample_challenge = oracle
-    Transcript.absorb_residues = absorb
+    Transcript.absorb_residues_stacked = absorb
     try:
         state["cheating"] = True
         bnds = zk.bounds(1, B)
@@ -154,7 +155,7 @@ def run(preset: str, samples: int = 0, seed: int = 1) -> dict:
         v_wrong = verify(st_bad, proof2.to_bytes())
     finally:
         protocol.sample_challenge = real_sample
-        Transcript.absorb_residues = real_absorb
+        Transcript.absorb_residues_stacked = real_absorb
         state["cheating"] = state["program"] = False
 
     dec = decrypt(sk, ct_bad)

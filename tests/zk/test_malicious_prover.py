@@ -195,13 +195,13 @@ def test_skipped_four_square_with_zeroed_h_is_rejected(keys_n64):
 # -- rejection sampling and the response-size checks ---------------------------------------
 
 def test_skipped_rejection_with_large_shift_is_rejected(keys_n64):
-    """Noise 2^13 × the honest one: c·e is far beyond what the masks hide. The honest
-    prover would restart forever; the cheater skips rejection and the size checks and
-    sends z anyway."""
+    """Noise 2^16 × the honest one (beyond the ≈ 2^14 slack of the proven noise bound):
+    c·e is far beyond what the masks hide. The honest prover would restart forever; the
+    cheater skips rejection and the size checks and sends z anyway."""
     _, pk = keys_n64
     m = _m(pk, B * B // 4, 10)
     _, rand = encrypt_with_randomness(pk, m, _rng("rej-enc"))
-    bad = EncryptionRandomness(rand.u, rand.e1 * (1 << 13), rand.e2)
+    bad = EncryptionRandomness(rand.u, rand.e1 * (1 << 16), rand.e2)
     st = statement_deterministic(pk, m, bad, B)
     with pytest.raises(ProvingFailed):
         prove(st, m, bad)

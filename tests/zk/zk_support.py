@@ -149,9 +149,11 @@ class TwinProver:
             raise AssertionError("challenge operator-norm bound violated")
         return True
 
-    def accept(self, zk, bnds, z: dict, shift: dict) -> bool:
-        return protocol._accept(self.rng, [z[b] for b in z], [shift[b] for b in z],
-                                [bnds.sigma[b] for b in z], zk.repetition_rate(zk.alpha))
+    def accept(self, zk, bnds, z: dict, shifts: list[dict]) -> bool:
+        return protocol._accept(self.rng, [z[b][i] for b in z for i in range(zk.reps)],
+                                [sh[b] for b in z for sh in shifts],
+                                [bnds.sigma[b] for b in z for _ in shifts],
+                                zk.repetition_rate(zk.alpha))
 
     def size_ok(self, bnds, z: dict) -> bool:
         return not any(protocol._l2(z[b]) > bnds.z_norm_bound[b] or not z_encodable(bnds, b, z[b])
@@ -242,7 +244,7 @@ class TwinProver:
                 ys.append(y)
                 firsts.append(protocol._mask_message(st, zk, R, ck, rel, quad, r_hat, y, i))
             T3.absorb_residues(b"t-G1", np.concatenate([f[0] for f in firsts]))
-            T3.absorb_residues(b"W-ct", np.stack([f[1] for f in firsts]))
+            T3.absorb_residues_stacked(b"W-ct", [f[1] for f in firsts])
             T3.absorb_residues(b"W0", np.stack([f[2] for f in firsts]))
             T3.absorb_residues(b"v", np.stack([f[3] for f in firsts]))
             cs = self.challenges(T3, zk)
@@ -252,8 +254,7 @@ class TwinProver:
                 continue
             z = {b: np.stack([y[b] + sh[b] for y, sh in zip(ys, shifts, strict=True)])
                  for b in secret}
-            shift = {b: np.stack([sh[b] for sh in shifts]) for b in secret}
-            if not self.accept(zk, bnds, z, shift):
+            if not self.accept(zk, bnds, z, shifts):
                 continue
             if not self.size_ok(bnds, z):
                 continue

@@ -144,7 +144,7 @@ def _rice_decode(data, total, low, max_high, out):
         sign = w & np.uint64(1)
         a = np.int64((w >> np.uint64(1)) & mask)
         w >>= np.uint64(1 + low)
-        avail = 56 - low  # bits of w still read from the stream (low ≤ 40)
+        avail = 56 - low  # bits of w still read from the stream (low ≤ 48)
         pos += 1 + low
         high = np.int64(0)
         while True:  # unary part: a few bits for Gaussian values (low ≈ log2 σ − 0.5)
@@ -176,6 +176,9 @@ def _rice_decode(data, total, low, max_high, out):
     return 0
 
 
+RICE_MAX_LOW = 48  # low bits + a small unary part stay below 2^62; 1 + low ≤ 57 (word reads)
+
+
 def rice_low_bits(sigma: float) -> int:
     """Low-bit count for values of Gaussian width σ (≥ 0)."""
     return max(0, int(np.floor(np.log2(max(sigma, 1.0)) - 0.5)))
@@ -184,8 +187,8 @@ def rice_low_bits(sigma: float) -> int:
 def rice_encode(values: np.ndarray, low: int, max_high: int) -> bytes:
     """Encode signed integers; raises ValueError if some |v| >> low exceeds max_high."""
     v = np.ascontiguousarray(values, dtype=np.int64).ravel()
-    if not 0 <= low <= 40:
-        raise ValueError("low must be 0..40")
+    if not 0 <= low <= RICE_MAX_LOW:
+        raise ValueError(f"low must be 0..{RICE_MAX_LOW}")
     if v.size and (np.abs(v).max() >> low) > max_high:
         raise ValueError("value too large for this code")
     bound = v.size * (2 + low) + int((np.abs(v) >> low).sum()) + 8
@@ -196,8 +199,8 @@ def rice_encode(values: np.ndarray, low: int, max_high: int) -> bytes:
 
 def rice_decode(data: bytes, low: int, max_high: int, count: int) -> np.ndarray:
     """Strict inverse of `rice_encode`; ValueError on any non-canonical input."""
-    if not 0 <= low <= 40:
-        raise ValueError("low must be 0..40")
+    if not 0 <= low <= RICE_MAX_LOW:
+        raise ValueError(f"low must be 0..{RICE_MAX_LOW}")
     out = np.empty(count, dtype=np.int64)
     padded = np.zeros(len(data) + 8, dtype=np.uint8)
     padded[: len(data)] = np.frombuffer(data, dtype=np.uint8)

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from ..bfv.params import BfvParams
-from ..ring.packing import rice_low_bits
+from ..ring.packing import RICE_MAX_LOW, rice_low_bits
 from .challenge import challenge_space_bits, challenge_weight, opnorm_bound
 from .jl import JL_ROWS
 
@@ -139,6 +139,8 @@ class ProofBounds:
         if 2 * self.arp_bound_message ** 2 >= self.zk.bfv.q:
             # ‖m̄‖² + ‖ā‖² ≡ B² (mod q) would no longer imply equality over Z (spec §6).
             raise ValueError("norm bound B too large for this parameter set (no-wrap)")
+        if max(self.z_low_bits.values()) > RICE_MAX_LOW:
+            raise ValueError("mask widths beyond the response encoding")  # α·B too large
 
     # -- public witness bounds β_b --------------------------------------------------
     @property

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
+from collections.abc import Iterator
 
 import numpy as np
 
 __all__ = ["Transcript"]
+
+
+def _as_residues(a: np.ndarray) -> np.ndarray:
+    if a.size and (a.min() < 0 or a.max() >= 1 << 31):
+        raise ValueError("residues must lie in [0, 2^31)")
+    return np.ascontiguousarray(a, dtype="<u4")
 
 
 def _frame(label: bytes, data: bytes) -> bytes:
@@ -29,25 +37,34 @@ class Transcript:
     def absorb(self, label: bytes, data: bytes) -> None:
         self._h.update(_frame(label, data))
 
-    def _absorb_shaped(self, label: bytes, a: np.ndarray) -> None:
-        # The same bytes as absorb(label, shape ‖ a.tobytes()), streamed without copying
-        # the (multi-megabyte) array.
-        shape = struct.pack(f"<{a.ndim}Q", *a.shape)
-        self._h.update(struct.pack("<I", len(label)) + label
-                       + struct.pack("<Q", len(shape) + a.nbytes) + shape)
-        self._h.update(a.reshape(-1).data)
+    def _absorb_shaped(self, label: bytes, shape: tuple[int, ...], itemsize: int,
+                       parts: Iterator[np.ndarray]) -> None:
+        # The same bytes as absorb(label, shape ‖ values), with the values streamed part by
+        # part instead of being copied into one (multi-megabyte) bytes object.
+        head = struct.pack(f"<{len(shape)}Q", *shape)
+        size = len(head) + itemsize * math.prod(shape)
+        self._h.update(struct.pack("<I", len(label)) + label + struct.pack("<Q", size) + head)
+        for a in parts:
+            self._h.update(a.reshape(-1).data)
 
     def absorb_array(self, label: bytes, array: np.ndarray) -> None:
         """Absorb an integer array canonically (little-endian int64, shape prefixed)."""
-        self._absorb_shaped(label, np.ascontiguousarray(array, dtype="<i8"))
+        a = np.ascontiguousarray(array, dtype="<i8")
+        self._absorb_shaped(label, a.shape, 8, iter([a]))
 
     def absorb_residues(self, label: bytes, array: np.ndarray) -> None:
         """Absorb an array of residues mod primes < 2^31 as little-endian uint32
         (half the bytes of int64; values outside [0, 2^31) are refused)."""
         a = np.asarray(array)
-        if a.size and (a.min() < 0 or a.max() >= 1 << 31):
-            raise ValueError("residues must lie in [0, 2^31)")
-        self._absorb_shaped(label, np.ascontiguousarray(a, dtype="<u4"))
+        self._absorb_shaped(label, a.shape, 4, map(_as_residues, [a]))
+
+    def absorb_residues_stacked(self, label: bytes, arrays: list[np.ndarray]) -> None:
+        """Exactly absorb_residues(label, np.stack(arrays)), without building the stack
+        (the R repetitions' W_ct are 50 MB each at d = 2^20)."""
+        if not arrays or any(a.shape != arrays[0].shape for a in arrays):
+            raise ValueError("stacked arrays must be non-empty and of one shape")
+        self._absorb_shaped(label, (len(arrays),) + arrays[0].shape, 4,
+                            map(_as_residues, arrays))
 
     def squeeze(self, label: bytes, n: int) -> bytes:
         """n challenge bytes for `label`; the squeeze itself is absorbed so later
