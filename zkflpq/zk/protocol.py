@@ -289,12 +289,17 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
             if any(_l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in secret):
                 # Impossible for c ∈ C' and witnesses within β_b (‖c·s‖ ≤ ‖c‖_op·‖s‖).
                 raise AssertionError("challenge operator-norm bound violated")
-        z = {b: np.stack([y[b] + sh[b] for y, sh in zip(ys, shifts, strict=True)])
-             for b in secret}
-        if not _accept(rng, [z[b][i] for b in secret for i in range(zk.reps)],
-                       [sh[b] for b in secret for sh in shifts],
-                       [sigma[b] for b in secret for _ in shifts], zk.repetition_rate(zk.alpha)):
+        for y, shift in zip(ys, shifts, strict=True):
+            for b in secret:
+                y[b] += shift[b]  # the masks become the responses (no third copy at 2^20)
+        accepted = _accept(rng, [y[b] for b in secret for y in ys],
+                           [sh[b] for b in secret for sh in shifts],
+                           [sigma[b] for b in secret for _ in shifts],
+                           zk.repetition_rate(zk.alpha))
+        del shifts
+        if not accepted:
             continue
+        z = {b: np.stack([y[b] for y in ys]) for b in secret}
         if any(_l2(z[b]) > bnds.z_norm_bound[b] or not bnds.z_fits(b, z[b]) for b in secret):
             continue
         t_G1 = np.concatenate([f[0] for f in firsts])
