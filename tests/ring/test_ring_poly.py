@@ -163,6 +163,13 @@ def test_ct_sigma_product_is_inner_product_over_z(a, b):
     assert negacyclic_mul(automorphism(a, 2 * N - 1), b)[0] == inner
 
 
+@given(big_poly)
+def test_sigma_in_the_ntt_domain_is_a_reversal(a):
+    x = residues(a)
+    assert np.array_equal(RING.sigma_ntt(RING.ntt(x)), RING.ntt(RING.sigma(x)))
+    assert np.array_equal(RING.intt(RING.sigma_ntt(RING.ntt(x))), RING.sigma(x))
+
+
 @given(big_poly, big_poly)
 def test_ct_sigma_product_is_inner_product_mod_q(a, b):
     prod = RING.mul(RING.sigma(residues(a)), residues(b))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 __all__ = ["pack_uint", "packed_size", "rice_decode", "rice_encode", "rice_low_bits", "unpack_uint"]
 
@@ -146,22 +147,30 @@ def _rice_decode(data, total, low, max_high, out):
         w >>= np.uint64(1 + low)
         avail = 56 - low  # bits of w still read from the stream (low ≤ 48)
         pos += 1 + low
+        # Unary part (a few bits for Gaussian values, low ≈ log2 σ − 0.5): the zeros
+        # before the terminating 1, counted a window at a time. Bits past the stream read
+        # as 0, so a 1 found in a window is inside the stream.
         high = np.int64(0)
-        while True:  # unary part: a few bits for Gaussian values (low ≈ log2 σ − 0.5)
-            if pos >= total:
-                return -1
+        while True:
             if avail == 0:
                 w = _word_at(data, pos)
                 avail = 57
-            bit = w & np.uint64(1)
-            w >>= np.uint64(1)
-            avail -= 1
-            pos += 1
-            if bit:
+            run = min(np.int64(trailing_zeros(w)) if w else avail, avail)
+            if run < avail:
+                high += run
+                pos += run + 1
+                w >>= np.uint64(run + 1)
+                avail -= run + 1
+                if high > max_high:
+                    return -2
                 break
-            high += 1
-            if high > max_high:
-                return -2
+            if high + min(run, total - pos) > max_high:
+                return -2  # the (max_high + 1)-th zero comes before the end of the stream
+            if pos + run >= total:
+                return -1
+            high += run
+            pos += run
+            avail = 0
         a |= high << low
         if sign:
             if a == 0:

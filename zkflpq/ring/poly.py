@@ -197,6 +197,13 @@ class RingContext:
         out[..., dest] = moved
         return out
 
+    @staticmethod
+    def sigma_ntt(a_hat: np.ndarray) -> np.ndarray:
+        """σ in the NTT domain: slot i holds a(ψ^(2·brv(i)+1)) and σ(a)(x) = a(x⁻¹) puts
+        the slot of exponent 2N − (2·brv(i)+1) = 2·brv(N−1−i)+1 there, so NTT(σ(a)) is
+        NTT(a) reversed: no transform needed."""
+        return np.ascontiguousarray(a_hat[..., ::-1])
+
     def sigma(self, a: np.ndarray) -> np.ndarray:
         """σ: X ↦ X^{-1} (coefficient domain)."""
         out = np.empty_like(a)

@@ -24,7 +24,7 @@ from ..bfv.scheme import (
     encrypt_deterministic,
     ring_of,
 )
-from ..ring import Csprng, discrete_gaussian, sigma_int, ternary, uniform_mod
+from ..ring import Csprng, discrete_gaussian, ternary, uniform_mod
 from ..ring.ntt import multiply_accumulate
 from ..ring.poly import mul_sparse_ternary_int
 from .bdlop import commitment_key
@@ -120,10 +120,10 @@ class _Relation:
         # one repetition at a time so the int64 temporaries stay small.
         self.alpha_hat = np.empty(alpha.shape[:2] + (len(zk.bfv.primes), n), dtype=np.uint32)
         for r in range(zk.rho):
-            self.alpha_hat[r] = _ntt_int(R, sigma_int(alpha[r]))
+            self.alpha_hat[r] = R.sigma_ntt(_ntt_int(R, alpha[r]))
         g_jl = np.zeros((zk.rho, zk.jl_polys * n), dtype=np.int64)
         g_jl[:, : 2 * JL_ROWS] = gamma
-        self.gamma_jl_hat = _ntt_int(R, sigma_int(g_jl.reshape(zk.rho, zk.jl_polys, n)))
+        self.gamma_jl_hat = R.sigma_ntt(_ntt_int(R, g_jl.reshape(zk.rho, zk.jl_polys, n)))
 
     def linear_ntt(self, blocks_hat: np.ndarray, jl_hat: np.ndarray) -> np.ndarray:
         """L_r(w) for all r, NTT domain (ρ, L, N); blocks_hat is (4k+1, L, N) and
@@ -208,8 +208,8 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
 
     m_hat, u_hat, e1_hat, e2_hat = (_ntt_int(R, x) for x in (m, u, e1, e2))
     a_hat = _ntt_int(R, a_poly)
-    sm_hat = _ntt_int(R, sigma_int(m))
-    sa_hat = _ntt_int(R, sigma_int(a_poly))
+    sm_hat = R.sigma_ntt(m_hat)
+    sa_hat = R.sigma_ntt(a_hat)
     q_hat = R.add(R.mul_ntt(sm_hat, m_hat).sum(axis=0) % R.p, R.mul_ntt(sa_hat, a_hat))
     w_m = np.concatenate([m, a_poly[None]])
     w_e = np.concatenate([u, e1, e2])
@@ -334,8 +334,8 @@ def _mask_message(st: NormStatement, zk: ZkParams, R, ck, rel: _Relation, quad, 
         R.add(R.mul_ntt(p_hat[1], yu_hat), ye2_hat),
     ], axis=1).astype(np.uint32)
     w0 = ck.a0_times_ntt(y_r_hat)
-    sym_hat = _ntt_int(R, sigma_int(y["m"]))
-    sya_hat = R.ntt(R.sigma(R.intt(ya_hat)))
+    sym_hat = R.sigma_ntt(ym_hat)
+    sya_hat = R.sigma_ntt(ya_hat)
     cross = R.add(R.mul_ntt(sym_hat, m_hat).sum(axis=0) % R.p,
                   R.mul_ntt(sm_hat, ym_hat).sum(axis=0) % R.p)
     cross = R.add(cross, R.add(R.mul_ntt(sya_hat, a_hat), R.mul_ntt(sa_hat, ya_hat)))
@@ -444,8 +444,8 @@ def _recompute_first(st: NormStatement, p: NormProof, zk: ZkParams, R, ck, rel: 
         R.sub(R.add(R.mul_ntt(p_hat[1], zu_hat), ze2_hat), R.mul_ntt(c_hat, ct_hat[:, 1])),
     ], axis=1).astype(np.uint32)  # as absorbed; a fifth of the verifier's peak at d = 2^20
     w0 = R.sub(ck.a0_times_ntt(z_r_hat), R.mul_ntt(c_hat, t0_hat))
-    szm_hat = _ntt_int(R, sigma_int(z["m"]))
-    sza_hat = R.ntt(R.sigma(R.intt(za_hat)))
+    szm_hat = R.sigma_ntt(zm_hat)
+    sza_hat = R.sigma_ntt(za_hat)
     quad = R.add(R.mul_ntt(szm_hat, zm_hat).sum(axis=0) % R.p, R.mul_ntt(sza_hat, za_hat))
     quad = R.sub(quad, R.scalar_mul(c2_hat, st.bound * st.bound))
     l_z = rel.linear_ntt(_blocks(zm_hat, za_hat, zu_hat, ze1_hat, ze2_hat),
