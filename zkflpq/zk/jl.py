@@ -17,6 +17,7 @@ from ..ring import Csprng
 __all__ = ["JL_ROWS", "jl_project", "jl_combine", "jl_matrix_dense"]
 
 JL_ROWS = 256
+_COMBINE_COLS = 1024  # columns per decoded slab in jl_combine
 
 
 def _entry_table() -> np.ndarray:
@@ -97,13 +98,18 @@ def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray
         raise ValueError("gamma must be (rho, 256) in [0, 2^32)")
     halves = np.concatenate([gamma >> 16, gamma & 0xFFFF]).astype(np.float32)  # (2ρ, 256)
     out = np.empty((rho, blocks, n), dtype=np.int64)
-    dense = np.empty((JL_ROWS, n), dtype=np.float32)
+    cols = min(n, _COMBINE_COLS)
+    dense = np.empty((JL_ROWS, cols), dtype=np.float32)
     stream = _block_stream(seed, label, n)
     with threadpool_limits(1, user_api="blas"):
         for b in range(blocks):
-            _decode_block(next(stream), dense)
-            part = (halves @ dense).astype(np.int64)
-            out[:, b, :] = (part[:rho] << 16) + part[rho:]
+            bits = next(stream)
+            # Column slabs of 256 × 1024 float32 (1 MiB) stay in cache between the decode
+            # and the product; a whole 4 MiB block would go through memory twice.
+            for c in range(0, n, cols):
+                _decode_block(bits[:, c // 4: (c + cols) // 4], dense)
+                part = (halves @ dense).astype(np.int64)
+                out[:, b, c: c + cols] = (part[:rho] << 16) + part[rho:]
     return out
 
 
