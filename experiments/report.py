@@ -484,8 +484,9 @@ def build(out: Path = DEFAULT_OUT) -> str:
         ]
     status = _load(out, ".", "run_all_status.json")
     if status and "total_elapsed_s" in status:
-        head += [f"The last `python -m experiments.run_all` took "
-                 f"{status['total_elapsed_s']['elapsed_s'] / 60:.0f} min on the machine below "
+        total = status["total_elapsed_s"]
+        head += [f"The last `{total.get('command', 'python -m experiments.run_all')}` took "
+                 f"{total['elapsed_s'] / 60:.0f} min on the machine below "
                  "(steps: " + ", ".join(f"{k} {v.get('status')}"
                                         + (f" {v['elapsed_s'] / 60:.1f} min"
                                            if v.get("elapsed_s") else "")

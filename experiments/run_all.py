@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             status[step] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                             "elapsed_s": time.perf_counter() - t}
-    status["total_elapsed_s"] = {"elapsed_s": time.perf_counter() - t_all}
+    args = sys.argv[1:] if argv is None else argv
+    status["total_elapsed_s"] = {"elapsed_s": time.perf_counter() - t_all,
+                                 "command": " ".join(["python -m experiments.run_all", *args])}
     write_json(out / "run_all_status.json", status)
     from . import report
 
