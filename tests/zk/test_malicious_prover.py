@@ -45,6 +45,21 @@ def _m(pk, norm2: int, seed: int) -> np.ndarray:
     return chunked(pk.params, vector_with_norm(np.random.default_rng(seed), 100, norm2))
 
 
+def _bad_randomness_is_rejected(pk, label: str, seed: int, corrupt) -> None:
+    """Encrypt an honest m with randomness `corrupt(rand)`: `prove` refuses it, and the
+    proof that IgnoreAllBounds makes anyway fails only on a norm bound."""
+    m = _m(pk, B * B // 4, seed)
+    _, rand = encrypt_with_randomness(pk, m, _rng(f"{label}-enc"))
+    bad = corrupt(rand)
+    st = statement_deterministic(pk, m, bad, B)
+    with pytest.raises(ProvingFailed):
+        prove(st, m, bad)
+    proof = IgnoreAllBounds(_rng(label)).prove(st, m, bad)
+    v = verify(st, proof)
+    assert not v and v.reason in {"jl_too_large", "response_too_large"}, v
+    assert unchecked_verify(st, proof)
+
+
 def test_twin_is_bit_identical_to_prover(keys_n64):
     """Without overrides the twin is the honest prover, so each cheater below differs
     from `prove` by exactly the hook it overrides."""
@@ -111,34 +126,20 @@ def test_unsampled_noise_is_rejected(keys_n64, block):
     ±2^30 (a client that wants its update to drown the others): refused by `prove`,
     rejected by the verifier's JL bound when the cheater proves it anyway."""
     _, pk = keys_n64
-    m = _m(pk, B * B // 4, 5)
-    _, rand = encrypt_with_randomness(pk, m, _rng("noise-enc"))
-    half = 1 << 30
-    wide = np.random.default_rng(6).integers(-half, half + 1, size=rand.e1.shape)
-    parts = {"u": rand.u, "e1": rand.e1, "e2": rand.e2, block: wide}
-    bad = EncryptionRandomness(**parts)
-    st = statement_deterministic(pk, m, bad, B)
-    with pytest.raises(ProvingFailed):
-        prove(st, m, bad)
-    proof = IgnoreAllBounds(_rng(f"noise-{block}")).prove(st, m, bad)
-    v = verify(st, proof)
-    assert not v and v.reason in {"jl_too_large", "response_too_large"}, v
-    assert unchecked_verify(st, proof)
+    wide = np.random.default_rng(6).integers(-(1 << 30), (1 << 30) + 1, size=(2, pk.params.n))
+
+    def corrupt(rand):
+        parts = {"u": rand.u, "e1": rand.e1, "e2": rand.e2, block: wide}
+        return EncryptionRandomness(**parts)
+
+    _bad_randomness_is_rejected(pk, f"noise-{block}", 5, corrupt)
 
 
 def test_non_ternary_u_is_rejected(keys_n64):
     """u outside {−1, 0, 1} (the check `prove` makes first) with every bound ignored."""
     _, pk = keys_n64
-    m = _m(pk, B * B // 4, 7)
-    _, rand = encrypt_with_randomness(pk, m, _rng("u-enc"))
-    bad = EncryptionRandomness(rand.u * (1 << 20), rand.e1, rand.e2)
-    st = statement_deterministic(pk, m, bad, B)
-    with pytest.raises(ProvingFailed):
-        prove(st, m, bad)
-    proof = IgnoreAllBounds(_rng("u")).prove(st, m, bad)
-    v = verify(st, proof)
-    assert not v and v.reason in {"jl_too_large", "response_too_large"}, v
-    assert unchecked_verify(st, proof)
+    _bad_randomness_is_rejected(pk, "u", 7, lambda r: EncryptionRandomness(
+        r.u * (1 << 20), r.e1, r.e2))
 
 
 # -- the four-square completion (a with ‖m‖² + ‖a‖² = B²) ---------------------------------
@@ -199,16 +200,8 @@ def test_skipped_rejection_with_large_shift_is_rejected(keys_n64):
     c·e is far beyond what the masks hide. The honest prover would restart forever; the
     cheater skips rejection and the size checks and sends z anyway."""
     _, pk = keys_n64
-    m = _m(pk, B * B // 4, 10)
-    _, rand = encrypt_with_randomness(pk, m, _rng("rej-enc"))
-    bad = EncryptionRandomness(rand.u, rand.e1 * (1 << 16), rand.e2)
-    st = statement_deterministic(pk, m, bad, B)
-    with pytest.raises(ProvingFailed):
-        prove(st, m, bad)
-    proof = IgnoreAllBounds(_rng("rej")).prove(st, m, bad)
-    v = verify(st, proof)
-    assert not v and v.reason in {"jl_too_large", "response_too_large"}, v
-    assert unchecked_verify(st, proof)
+    _bad_randomness_is_rejected(pk, "rej", 10, lambda r: EncryptionRandomness(
+        r.u, r.e1 * (1 << 16), r.e2))
 
 
 def test_skipped_rejection_on_true_statement_still_verifies(keys_n64):
