@@ -271,3 +271,15 @@ def test_csprng_seeded_streams_differ_per_label():
     a = Csprng.from_seed(b"s", b"l1").random_bytes(32)
     assert a == Csprng.from_seed(b"s", b"l1").random_bytes(32)
     assert a != Csprng.from_seed(b"s", b"l2").random_bytes(32)
+
+
+def test_bounds_refuse_mask_widths_beyond_the_response_encoding():
+    """The Rice code carries at most RICE_MAX_LOW low bits: a parameter choice whose mask
+    widths would need more is refused when the bounds are built, not at encoding time."""
+    from zkflpq.ring.packing import RICE_MAX_LOW
+    from zkflpq.zk.params import ZkParams
+
+    ok = ZkParams(DEFAULT).bounds(1, 81920)
+    assert max(ok.z_low_bits.values()) <= RICE_MAX_LOW
+    with pytest.raises(ValueError, match="encoding"):
+        ZkParams(DEFAULT, alpha=2.0 ** 30).bounds(1, 81920)
