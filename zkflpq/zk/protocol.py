@@ -442,7 +442,7 @@ def _recompute_first(st: NormStatement, p: NormProof, zk: ZkParams, R, ck, rel: 
         R.sub(R.add(R.add(R.mul_ntt(p_hat[0], zu_hat), ze1_hat),
                     R.scalar_mul(zm_hat, st.params.delta)), R.mul_ntt(c_hat, ct_hat[:, 0])),
         R.sub(R.add(R.mul_ntt(p_hat[1], zu_hat), ze2_hat), R.mul_ntt(c_hat, ct_hat[:, 1])),
-    ], axis=1).astype(np.uint32)  # as absorbed; a fifth of the verifier's peak at d = 2^20
+    ], axis=1).astype(np.uint32)  # as absorbed: the verifier's largest arrays at d = 2^20
     w0 = R.sub(ck.a0_times_ntt(z_r_hat), R.mul_ntt(c_hat, t0_hat))
     szm_hat = R.sigma_ntt(zm_hat)
     sza_hat = R.sigma_ntt(za_hat)
