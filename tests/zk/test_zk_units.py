@@ -283,3 +283,15 @@ def test_bounds_refuse_mask_widths_beyond_the_response_encoding():
     assert max(ok.z_low_bits.values()) <= RICE_MAX_LOW
     with pytest.raises(ValueError, match="encoding"):
         ZkParams(DEFAULT, alpha=2.0 ** 30).bounds(1, 81920)
+
+
+def test_refused_residues_leave_the_transcript_untouched():
+    good = np.arange(8, dtype=np.int64).reshape(2, 4)
+    bad = good.copy()
+    bad[1, 3] = 1 << 31
+    t, ref = Transcript(b"p"), Transcript(b"p")
+    with pytest.raises(ValueError):
+        t.absorb_residues_stacked(b"W", [good, bad])
+    with pytest.raises(ValueError):
+        t.absorb_residues(b"W", -good)
+    assert t.squeeze(b"x", 32) == ref.squeeze(b"x", 32)

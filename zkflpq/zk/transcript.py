@@ -12,10 +12,13 @@ import numpy as np
 __all__ = ["Transcript"]
 
 
-def _as_residues(a: np.ndarray) -> np.ndarray:
-    if a.size and (a.min() < 0 or a.max() >= 1 << 31):
-        raise ValueError("residues must lie in [0, 2^31)")
-    return np.ascontiguousarray(a, dtype="<u4")
+def _residue_parts(arrays: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """uint32 views of the arrays, converted one at a time. Every range is checked before
+    the first is yielded, so a refused input leaves the transcript untouched."""
+    for a in arrays:
+        if a.size and (a.min() < 0 or a.max() >= 1 << 31):
+            raise ValueError("residues must lie in [0, 2^31)")
+    return (np.ascontiguousarray(a, dtype="<u4") for a in arrays)
 
 
 def _frame(label: bytes, data: bytes) -> bytes:
@@ -56,7 +59,7 @@ class Transcript:
         """Absorb an array of residues mod primes < 2^31 as little-endian uint32
         (half the bytes of int64; values outside [0, 2^31) are refused)."""
         a = np.asarray(array)
-        self._absorb_shaped(label, a.shape, 4, map(_as_residues, [a]))
+        self._absorb_shaped(label, a.shape, 4, _residue_parts([a]))
 
     def absorb_residues_stacked(self, label: bytes, arrays: list[np.ndarray]) -> None:
         """Exactly absorb_residues(label, np.stack(arrays)), without building the stack
@@ -64,7 +67,7 @@ class Transcript:
         if not arrays or any(a.shape != arrays[0].shape for a in arrays):
             raise ValueError("stacked arrays must be non-empty and of one shape")
         self._absorb_shaped(label, (len(arrays),) + arrays[0].shape, 4,
-                            map(_as_residues, arrays))
+                            _residue_parts(arrays))
 
     def squeeze(self, label: bytes, n: int) -> bytes:
         """n challenge bytes for `label`; the squeeze itself is absorbed so later
