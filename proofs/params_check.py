@@ -462,9 +462,9 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
     b_max_lib = largest(lambda Bc: Bc >= 1 and accepted(Bc))
     rep.add("bound_range_sound", 1 <= b_max_lib <= b_max,
             {"B_max": b_max, "log2_B_max": round(math.log2(max(b_max, 1)), 3),
-             "B_max_library": b_max_lib, "NormStatement_limit": (1 << 34) - 1},
-            "every B that ProofBounds accepts (prove/verify build it; NormStatement alone "
-            "allows < 2^34) must satisfy the JL, no-wrap (2·B_arp² < q) and K ≥ 1 (B < t/2) "
+             "B_max_library": b_max_lib},
+            "every B that ProofBounds accepts (NormStatement, prove and verify build it) "
+            "must satisfy the JL, no-wrap (2·B_arp² < q) and K ≥ 1 (B < t/2) "
             f"conditions at k ∈ {ks}; B_max = largest sound B", "implementation")
     rep.add("default_bound_sound", sound(B) and accepted(B),
             {"B": B, "library_accepts": accepted(B)},
@@ -513,10 +513,11 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
              "expected_sigma_attempts": round(M, 3), "expected_jl_attempts": round(M_jl, 3),
              "tail_r": round(r_tail, 3), "min_sigma": round(min(b_small.sigma.values()), 1),
              "log2_rounded_gaussian_rel_error": round(math.log2(dev), 1),
-             "log2_box_muller_truncation": round(math.log2(n_coeffs / 2) - 53, 1)},
+             "log2_box_muller_truncation": round(math.log2(n_coeffs / 2) - 128, 1)},
             "M = exp(r/α + 1/(2α²)), r = √(2(λ+1)ln 2); joint step over R repetitions: "
             "Σ_b R·η²β_b²/σ_b² ≤ 1/α²; rounded-Gaussian vs ideal acceptance "
-            "ratio (relative error) and the 2^-53 Box–Muller radius truncation over a proof", "zk")
+            "ratio (relative error) and the 2^-128 Box–Muller radius truncation "
+            "(128-bit radius uniforms) over a proof", "zk")
 
     # -- 8. Proof size --------------------------------------------------------------------
     sizes = []

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from zkflpq.bfv import (
     BfvDecodeError,
+    check_key_pair,
     decode_ciphertexts,
     decode_public_key,
     decode_secret_key,
@@ -120,7 +121,9 @@ class KeyAuthorityService:
         self.params = get_params(json.loads(cfg.read_text())["params"])
         self.sk = decode_secret_key((data / "bfv.sk").read_bytes(), self.params)
         self.pk_bytes = (data / "bfv.pk").read_bytes()
-        decode_public_key(self.pk_bytes, self.params)
+        # A swapped or corrupted key file, or a key outside assumption A-key, would make
+        # every decryption of the aggregate wrong: refuse to start instead.
+        check_key_pair(self.sk, decode_public_key(self.pk_bytes, self.params))
         self.kem_sk = load_or_create_kem(data / "key_authority.kem", KEM_ALGS[settings.kem])
         self.signing_key = load_or_create_signing(data / "key_authority.sig")
         token = settings.admin_token.get_secret_value() if settings.admin_token else None

@@ -14,6 +14,7 @@ from zkflpq.bfv import (
     Ciphertexts,
     EncryptionRandomness,
     add,
+    check_key_pair,
     decrypt,
     decrypt_with_noise,
     encrypt,
@@ -24,7 +25,9 @@ from zkflpq.bfv import (
     scalar_mul,
     sum_ciphertexts,
 )
+from zkflpq.bfv.scheme import key_error
 from zkflpq.ring import Csprng
+from zkflpq.ring import sampling as ring_sampling
 
 T = 2**32
 HALF = T // 2
@@ -251,6 +254,49 @@ def test_secret_key_is_ternary_and_pk_in_range(keys_n256):
     p = np.array(INSECURE_N256.primes)[:, None]
     for part in (pk.p0, pk.p1):
         assert part.shape == (3, 256) and part.min() >= 0 and np.all(part < p)
+
+
+def test_key_error_is_recovered_and_within_a_key(keys_n256, keys_default):
+    sk, pk = keys_n256
+    e = key_error(sk, pk)
+    for j, p in enumerate(INSECURE_N256.primes):  # naive twin: schoolbook mod every prime
+        prod = negacyclic_int(pk.p1[j], sk.s)
+        want = [-(int(x) + y) % p for x, y in zip(pk.p0[j], prod, strict=True)]
+        assert [int(x) % p for x in e] == want
+    for sk, pk in (keys_n256, keys_default):
+        e = key_error(sk, pk)
+        assert e.shape == (sk.params.n,)
+        assert float(np.dot(e, e)) <= sk.params.error_norm_bound(sk.params.n) ** 2
+        assert np.abs(e).max() <= sk.params.error_eta
+        check_key_pair(sk, pk)
+    # default set: ‖e‖ ≈ √(10.5·4096) ≈ 207, bound ≈ 233
+    assert 225 < DEFAULT.error_norm_bound(DEFAULT.n) < 240
+
+
+def test_key_pair_check_refuses_foreign_public_key(keys_n256):
+    sk, _ = keys_n256
+    _, other = keygen(INSECURE_N256, Csprng.from_seed(b"bfv-tests", b"other"))
+    with pytest.raises(ValueError, match="does not belong|A-key"):
+        check_key_pair(sk, other)
+
+
+def test_keygen_resamples_an_error_above_the_a_key_bound(monkeypatch):
+    """The first error drawn is far too large; keygen must discard it (A-key holds for
+    every key it returns, not only with high probability)."""
+    real = ring_sampling.centered_binomial
+    calls = []
+
+    def first_large(rng, eta, shape):
+        calls.append(shape)
+        e = real(rng, eta, shape)
+        return e * 8 if len(calls) == 1 else e
+
+    import zkflpq.bfv.scheme as scheme
+
+    monkeypatch.setattr(scheme, "centered_binomial", first_large)
+    sk, pk = keygen(INSECURE_N256, Csprng.from_seed(b"bfv-tests", b"a-key"))
+    assert len(calls) == 2
+    check_key_pair(sk, pk)
 
 
 @given(seed=st.integers(0, 2**32 - 1), offset=st.integers(-(2**12), 2**12))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import math
 
 import numpy as np
@@ -26,6 +27,7 @@ from zkflpq.ring import (
     unpack_uint,
 )
 from zkflpq.ring.packing import rice_decode, rice_encode
+from zkflpq.ring.sampling import rounded_gaussian_from_uniform, uniform_open_128
 
 # -- primes ---------------------------------------------------------------------------
 
@@ -215,6 +217,27 @@ def test_rounded_gaussian_moments(sigma):
     # tails: Gaussian has P(|x| > 4σ) ≈ 6.3e-5
     assert (np.abs(x) > 4 * sigma).mean() < 5e-4
     assert np.array_equal(x, np.rint(x))
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+def test_radius_uniform_matches_big_integer_twin(hi, lo):
+    # Naive twin: the exact rational (hi·2^64 + lo + 1)/2^128, compared through its log
+    # (what the radius uses) so that values near 2^-128 are checked to full precision.
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60
+        exact_log = float((decimal.Decimal(hi * 2**64 + lo + 1) / decimal.Decimal(2**128)).ln())
+    u = uniform_open_128(np.uint64(hi), np.uint64(lo))
+    assert 0.0 < u <= 1.0
+    assert abs(math.log(u) - exact_log) <= 2.0**-51
+
+
+def test_rounded_gaussian_radius_reaches_beyond_the_53_bit_cap():
+    # words (0, 0, 0): u1 = 2^-128, angle 0 → radius √(256·ln 2)·σ ≈ 13.32σ; with 53-bit
+    # uniforms no output could exceed 8.57σ (the truncation that F6 reported).
+    out = np.empty(2, dtype=np.int64)
+    rounded_gaussian_from_uniform(np.zeros(3, dtype=np.uint64), 4.0, out)
+    assert out[0] == round(4.0 * math.sqrt(256 * math.log(2))) == 53
+    assert out[1] == 0
 
 
 def test_rounded_gaussian_rejects_small_sigma():

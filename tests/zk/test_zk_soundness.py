@@ -423,6 +423,15 @@ def test_proof_object_with_lied_header_fields_is_statement_mismatch(n64):
         assert not v and v.reason == "statement_mismatch"
 
 
+def test_statement_with_unsound_bound_cannot_be_built(n64):
+    """B above the no-wrap limit (2·B_arp² ≥ q) is refused when the statement is built, a
+    typed error before any proof is looked at (F4), while the largest sound B is fine."""
+    st = n64.statement
+    with pytest.raises(ValueError, match="no-wrap"):
+        NormStatement(st.params, st.public_key, st.ciphertexts, 1 << 33, st.context)
+    NormStatement(st.params, st.public_key, st.ciphertexts, 1 << 30, st.context)
+
+
 def test_replay_across_parameter_sets(n64, n256):
     v = verify(n256.statement, n64.proof)
     assert not v and v.reason == "statement_mismatch"

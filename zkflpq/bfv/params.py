@@ -86,6 +86,15 @@ class BfvParams:
     def error_sigma(self) -> float:
         return math.sqrt(self.error_eta / 2)
 
+    def error_norm_bound(self, count: int, tail_sds: float = 12.0) -> float:
+        """Public bound on ‖e‖_2 for `count` CBD_η coefficients: E‖e‖² = (η/2)·count plus
+        `tail_sds` standard deviations of ‖e‖² (Var e² ≤ 2·(η/2)² + η/8 per coefficient,
+        measured 215 for η = 21). With count = N this is assumption A-key of
+        proofs/security.md §2.8 (≈ 233 for the default set)."""
+        eta = self.error_eta
+        var = 2 * (eta / 2) ** 2 + eta / 8
+        return math.sqrt(eta / 2 * count + tail_sds * math.sqrt(var * count))
+
     def he_standard_ok(self) -> bool:
         """HomomorphicEncryption.org table check (128-bit, ternary secret)."""
         bound = HE_STANDARD_MAX_LOGQ_128.get(self.n)

@@ -32,6 +32,8 @@ __all__ = [
     "encrypt",
     "encrypt_deterministic",
     "encrypt_with_randomness",
+    "check_key_pair",
+    "key_error",
     "keygen",
     "ring_of",
     "scalar_mul",
@@ -138,14 +140,46 @@ class NoiseReport:
 
 
 def keygen(params: BfvParams, rng: Csprng | None = None) -> tuple[SecretKey, PublicKey]:
+    """(s, pk = (−(a·s + e), a)) with ternary s and CBD_η error e, ‖e‖ ≤ error_norm_bound(N).
+
+    The error is resampled in the (< 2^-60 for the default set) case that it exceeds the
+    bound, so assumption A-key, on which the aggregate's decryption bound K_max rests
+    (proofs/security.md §2.8), holds for every key rather than with high probability.
+    """
     rng = rng or Csprng()
     r = ring_of(params)
     s = ternary(rng, (params.n,))
-    e = centered_binomial(rng, params.error_eta, (params.n,))
+    limit = params.error_norm_bound(params.n)
+    while True:
+        e = centered_binomial(rng, params.error_eta, (params.n,))
+        if float(np.dot(e, e)) <= limit * limit:
+            break
     a = uniform_mod(rng, params.primes, (params.n,))
     as_ = r.intt(r.mul_ntt(r.ntt(a), r.ntt(r.from_int(s))))
     p0 = r.neg(r.add(as_, r.from_int(e)))
     return SecretKey(params, s), PublicKey(params, p0, a)
+
+
+def key_error(sk: SecretKey, pk: PublicKey) -> np.ndarray:
+    """e = −(p0 + p1·s) (N,), int64; ValueError when it is not even below 2^62 (the public
+    key does not belong to this secret key)."""
+    if sk.params != pk.params:
+        raise ValueError("keys belong to different parameter sets")
+    r = ring_of(sk.params)
+    e = r.neg(r.add(pk.p0, r.intt(r.mul_ntt(pk.p_ntt[1], sk.s_ntt))))
+    try:
+        return r.centered_small(e)
+    except ValueError:
+        raise ValueError("the public key does not belong to this secret key") from None
+
+
+def check_key_pair(sk: SecretKey, pk: PublicKey) -> None:
+    """Raise ValueError unless pk = (−(a·s + e), a) for this s with ‖e‖ within A-key."""
+    e = key_error(sk, pk)
+    limit = sk.params.error_norm_bound(sk.params.n)
+    if float(np.dot(e, e)) > limit * limit:
+        raise ValueError("public key error exceeds the A-key bound (or the key pair does "
+                         "not match)")
 
 
 def _check_plaintext(params: BfvParams, m: np.ndarray) -> np.ndarray:

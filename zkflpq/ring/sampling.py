@@ -23,6 +23,7 @@ __all__ = [
     "centered_binomial",
     "discrete_gaussian",
     "rounded_gaussian_from_uniform",
+    "uniform_open_128",
 ]
 
 
@@ -140,18 +141,30 @@ def centered_binomial(rng: Csprng, eta: int, shape: tuple[int, ...]) -> np.ndarr
 
 
 @nb.njit(cache=True)
-def rounded_gaussian_from_uniform(words, sigma, out):
-    """Box–Muller on 53-bit uniforms, rounded to the nearest integer.
+def uniform_open_128(hi, lo):
+    """(hi·2^64 + lo + 1)·2^-128 ∈ (0, 1] as a float64 (relative error ≤ 2^-52).
 
-    Rounded continuous Gaussians of width σ ≥ 4 are within a small Rényi
-    divergence of D_{Z,σ} (see proofs/); used only for large widths.
+    The smallest value is 2^-128 rather than 2^-53, which is what moves the Box–Muller
+    radius cap from 8.57σ to 13.3σ (proofs/security.md §6.7).
+    """
+    two_m64 = 5.421010862427522e-20  # 2^-64
+    return (np.float64(hi) + (np.float64(lo) + 1.0) * two_m64) * two_m64
+
+
+@nb.njit(cache=True)
+def rounded_gaussian_from_uniform(words, sigma, out):
+    """Box–Muller, rounded to the nearest integer; three 64-bit words per output pair.
+
+    The radius uses a 128-bit uniform (`uniform_open_128`), the angle a 53-bit one.
+    Rounded continuous Gaussians of width σ ≥ 4 are within a small Rényi divergence
+    of D_{Z,σ} (see proofs/); used only for large widths.
     """
     two_pi = 2.0 * np.pi
     scale = 1.0 / 9007199254740992.0  # 2^-53
     half = out.shape[0] // 2 + out.shape[0] % 2
     for i in range(half):
-        u1 = (np.float64(words[2 * i] >> np.uint64(11)) + 1.0) * scale  # (0, 1]
-        u2 = np.float64(words[2 * i + 1] >> np.uint64(11)) * scale
+        u1 = uniform_open_128(words[3 * i], words[3 * i + 1])
+        u2 = np.float64(words[3 * i + 2] >> np.uint64(11)) * scale
         r = sigma * np.sqrt(-2.0 * np.log(u1))
         out[2 * i] = np.int64(np.rint(r * np.cos(two_pi * u2)))
         if 2 * i + 1 < out.shape[0]:
@@ -164,5 +177,5 @@ def discrete_gaussian(rng: Csprng, sigma: float, shape: tuple[int, ...]) -> np.n
         raise ValueError("the rounded-Gaussian sampler is only argued for sigma >= 4")
     count = math.prod(shape)
     out = np.empty(count, dtype=np.int64)
-    rounded_gaussian_from_uniform(rng.uint64(count + count % 2), float(sigma), out)
+    rounded_gaussian_from_uniform(rng.uint64(3 * ((count + 1) // 2)), float(sigma), out)
     return out.reshape(shape)

@@ -153,14 +153,10 @@ class ProofBounds:
 
     @property
     def beta_e(self) -> float:
-        """Public bound on ‖e1‖, ‖e2‖ for CBD_η errors: E‖e‖² = (η/2)·kN plus
-        `noise_tail_sds` standard deviations of ‖e‖² (Var e² ≤ 2·(η/2)² + η/8; measured
-        215 for η = 21), so an honest encryption exceeds it only with negligible
-        probability, also for the small rings of the tests."""
-        eta = self.zk.bfv.error_eta
-        var = 2 * (eta / 2) ** 2 + eta / 8  # Var(e²) of CBD_η, rounded up
-        mean = eta / 2 * self.kn
-        return math.sqrt(mean + self.zk.noise_tail_sds * math.sqrt(var * self.kn))
+        """Public bound on ‖e1‖, ‖e2‖ for CBD_η errors over all k chunks
+        (`BfvParams.error_norm_bound` with `noise_tail_sds`): an honest encryption exceeds
+        it only with negligible probability, also for the small rings of the tests."""
+        return self.zk.bfv.error_norm_bound(self.kn, self.zk.noise_tail_sds)
 
     @property
     def beta_m(self) -> float:
