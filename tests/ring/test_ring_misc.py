@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import ring_naive
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from ring_naive import is_prime_trial
 
@@ -220,15 +220,20 @@ def test_rounded_gaussian_moments(sigma):
 
 
 @given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+@example(0, 0)
+@example(0, 2**64 - 1)
+@example(256, 26738687)
+@example(2**64 - 1, 2**64 - 1)
 def test_radius_uniform_matches_big_integer_twin(hi, lo):
-    # Naive twin: the exact rational (hi·2^64 + lo + 1)/2^128, compared through its log
-    # (what the radius uses) so that values near 2^-128 are checked to full precision.
-    with decimal.localcontext() as ctx:
-        ctx.prec = 60
-        exact_log = float((decimal.Decimal(hi * 2**64 + lo + 1) / decimal.Decimal(2**128)).ln())
+    # Naive twin: the exact rational (hi·2^64 + lo + 1)/2^128 in 60-digit decimal; the
+    # float must be within a relative 2^-51 of it, also near 2^-128 where 53-bit uniforms
+    # had no values at all.
     u = uniform_open_128(np.uint64(hi), np.uint64(lo))
     assert 0.0 < u <= 1.0
-    assert abs(math.log(u) - exact_log) <= 2.0**-51
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60
+        exact = decimal.Decimal(hi * 2**64 + lo + 1) / decimal.Decimal(2**128)
+        assert abs(decimal.Decimal(u) - exact) <= exact * decimal.Decimal(2) ** -51
 
 
 def test_rounded_gaussian_radius_reaches_beyond_the_53_bit_cap():
