@@ -251,6 +251,7 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
     rep = Report(bfv.name, bfv.insecure)
     rep.info.update({"N": n, "log2_q": round(log2q, 3), "primes": list(bfv.primes), "t": t,
                      "B": B, "tau": TAU, "scale": SCALE, "rho": zk.rho, "reps": zk.reps,
+                     "grinding_bits": zk.grinding_bits,
                      "kappa": zk.kappa, "mlwe_rank": zk.ell - zk.kappa - zk.messages,
                      "ell": zk.ell, "alpha": zk.alpha, "alpha_jl": zk.alpha_jl,
                      "challenge_weight": zk.challenge_weight, "eta": round(zk.eta, 3),
@@ -356,7 +357,11 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
     per_gamma = math.ceil(2 ** 32 / p_min) / 2 ** 32
     per_rep = max(per_gamma, 1.0 / p_min)
     eps_rlc = per_rep ** zk.rho
-    eps_chal = 2.0 / (2.0 ** c_prime_bits)
+    # Grinding: a query to the challenge oracle counts only if its output also carries g zero
+    # bits, so per hash evaluation the challenge-dependent terms shrink by 2^-g (the ρ and
+    # JL terms come from earlier squeezes without proof of work and keep their size).
+    g = getattr(zk, "grinding_bits", 0)
+    eps_chal = 2.0 / (2.0 ** c_prime_bits) * 2.0 ** -g
     eps_jl = 2 * 2.0 ** -JL_TARGET_BITS  # two projections, each at the argued level
     eps_ideal = eps_rlc + eps_chal + eps_jl
     rep.add("soundness_idealised", eps_ideal <= 2.0 ** -SECURITY_BITS,
@@ -366,8 +371,9 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
              "log2_challenge": round(math.log2(eps_chal), 2),
              "log2_jl": round(math.log2(eps_jl), 2)},
             f"ρ = {zk.rho} combinations (γ ∈ [0,2^32): ceil(2^32/p_min)/2^32; μ ∈ Z_q: 1/p_min), "
-            "2/|C'| (3-special soundness of one repetition, degree 2), 2 JL projections; "
-            "assumes idealisation I1 (invertible challenge differences)", "soundness")
+            f"2/|C'|·2^-g (3-special soundness of one repetition, degree 2; g = {g} grinding "
+            "bits), 2 JL projections; per hash evaluation; assumes idealisation I1 "
+            "(invertible challenge differences)", "soundness")
     # Fully splitting: X^N + 1 mod p has irreducible factors of degree ord_{2N}(p). A
     # cheater who guesses c mod one factor (one NTT slot) passes the linear relation for a
     # ciphertext that is wrong in that slot (proofs/security.md §4, slot attack). With R
@@ -375,18 +381,19 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
     # the same wrong slot must be guessed in all R challenges within ONE oracle query.
     slot_deg = min(multiplicative_order(p, 2 * n) for p in bfv.primes)
     log2_guess = slot_deg * math.log2(min(1.0, SLOT_GUESS_MARGIN / p_min))
-    log2_slot = zk.reps * log2_guess
+    log2_slot = zk.reps * log2_guess - g
     eps_real = eps_ideal + 2.0 ** log2_slot
     rep.add("soundness_fully_splitting_slot",
             log2_slot <= -SECURITY_BITS and eps_real <= 2.0 ** -SECURITY_BITS,
-            {"factor_degree": slot_deg, "reps": zk.reps,
+            {"factor_degree": slot_deg, "reps": zk.reps, "grinding_bits": g,
              "log2_slot_guess_per_repetition": round(log2_guess, 3),
              "log2_slot_guess": round(log2_slot, 2),
              "log2_total_real": round(math.log2(eps_real), 2)},
             f"X^N+1 mod p_i splits into factors of degree ord_2N(p_i); guessing c modulo one "
             f"factor (≤ ({SLOT_GUESS_MARGIN}/p_min)^deg per repetition) makes a false linear "
             f"relation pass in that repetition; all R = {zk.reps} repetitions must be guessed "
-            "in one query: (…)^R ≤ 2^-128, and the total with the idealised terms ≤ 2^-128",
+            f"in one query, and a query counts only with its g = {g}-bit proof of work: "
+            "(…)^R·2^-g ≤ 2^-128, and the total with the idealised terms ≤ 2^-128",
             "soundness")
 
     # -- 5. JL / approximate range proof and no-wrap --------------------------------------
@@ -583,8 +590,8 @@ def print_report(rep: Report) -> None:
     print(f"== {rep.preset}  [{tag}]")
     i = rep.info
     print(f"   N={i['N']}  log2 q={i['log2_q']}  t=2^{int(math.log2(i['t']))}  B={i['B']}  "
-          f"ρ={i['rho']} R={i['reps']} κ={i['kappa']} ℓ={i['ell']} α={i['alpha']} "
-          f"α_jl={i['alpha_jl']} "
+          f"ρ={i['rho']} R={i['reps']} g={i['grinding_bits']} κ={i['kappa']} ℓ={i['ell']} "
+          f"α={i['alpha']} α_jl={i['alpha_jl']} "
           f"w={i['challenge_weight']} η={i['eta']} messages={i['bdlop_messages']}")
     for c in rep.checks:
         if c.ok:

@@ -214,3 +214,39 @@ def test_skipped_rejection_on_true_statement_still_verifies(keys_n64):
     assert verify(st, proof)
     bnds = zk_params_for(pk.params).bounds(st.k, B)
     assert all(np.linalg.norm(proof.z[b]) <= bnds.z_norm_bound[b] for b in proof.z)
+
+
+# -- the proof of work on the challenge query (grinding) -----------------------------------
+
+class SkipGrinding(TwinProver):
+    """Absorbs a nonce that fails the proof of work (the first such one) instead of
+    searching for one that passes; everything after it is derived consistently."""
+
+    def grind(self, T3, zk) -> int:
+        nonce = next(n for n in range(1 << 16)
+                     if not T3.copy().accept_grinding(b"grinding", n, zk.grinding_bits))
+        assert not T3.accept_grinding(b"grinding", nonce, zk.grinding_bits)
+        return nonce
+
+
+def test_skipped_grinding_is_rejected(keys_n64, monkeypatch):
+    """A true statement, but without the work the parameter set's soundness counts on:
+    rejected, and accepted once the verifier's proof-of-work check is removed."""
+    _, pk = keys_n64
+    assert zk_params_for(pk.params).grinding_bits > 0
+    m = _m(pk, B * B - 7, 12)
+    st, rand = statement_for(pk, m, B, rng=_rng("grind-enc"))
+    proof = SkipGrinding(_rng("grind")).prove(st, m, rand)
+    v = verify(st, proof)
+    assert not v and v.reason == "proof_invalid", v
+
+    from zkflpq.zk.transcript import Transcript
+
+    real = Transcript.accept_grinding
+
+    def any_nonce(self, label, nonce, bits):
+        real(self, label, nonce, bits)  # absorb exactly as before, ignore the verdict
+        return True
+
+    monkeypatch.setattr(Transcript, "accept_grinding", any_nonce)
+    assert verify(st, proof)

@@ -48,6 +48,7 @@ def sections(case) -> dict[str, tuple[int, int]]:
     for i, p in enumerate(zk.bfv.primes):
         add(f"residues{i}", packed_size(P * n, p.bit_length()))
     add("c", _challenge_size(zk))
+    add("nonce", 8)
     add("z_jm", packed_size(256, bnds.jl_width["m"]))
     add("z_je", packed_size(256, bnds.jl_width["e"]))
     for b in Z_BLOCKS:
@@ -68,8 +69,8 @@ def assert_same_proof(a, b):
             assert set(a.z) == set(b.z) == set(Z_BLOCKS)
             for blk in Z_BLOCKS:
                 assert np.array_equal(a.z[blk], b.z[blk]) and a.z[blk].shape == b.z[blk].shape
-        elif f == "c":
-            assert a.c == b.c
+        elif f in ("c", "nonce"):
+            assert getattr(a, f) == getattr(b, f), f
         else:
             x, y = getattr(a, f), getattr(b, f)
             assert x.shape == y.shape and np.array_equal(x, y), f

@@ -109,6 +109,10 @@ def _mutations(case, positions: str):
                 yield f"c.pair[{j}]{d:+d}", with_c(Challenge(
                     c.n, pairs, tuple(c.signs[i] for i in order))), \
                     {"proof_invalid", "challenge_invalid"}
+    # nonce: another value (whether or not it happens to pass the proof of work, the
+    # challenges are derived after it and no longer match)
+    for d in deltas:
+        yield f"nonce({d:+d})", replace(p, nonce=(p.nonce + d) % (1 << 64)), {"proof_invalid"}
 
 
 @pytest.mark.parametrize("name,positions", [("n64", "many"), ("n256", "few"),
@@ -121,7 +125,7 @@ def test_every_field_mutated_by_one_is_rejected(cases, name, positions):
         v = verify(case.statement, proof)
         assert not v and v.reason in reasons, (label, v)
         covered.add(label.split("[")[0].split("(")[0].split(".")[0])
-    assert covered >= {"t0", "t_msg", "t_G1", "h", "z_jm", "z_je", "c", "z"}
+    assert covered >= {"t0", "t_msg", "t_G1", "h", "z_jm", "z_je", "c", "z", "nonce"}
     assert set(FIELDS) <= covered
     assert verify(case.statement, case.proof)  # the shared proof was not modified
 

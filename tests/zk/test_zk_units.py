@@ -96,6 +96,43 @@ def test_transcript_array_absorbs_are_the_documented_byte_frames():
             assert fast.squeeze(b"x", 32) == framed.squeeze(b"x", 32)
 
 
+@pytest.mark.parametrize("bits", [0, 1, 4, 9])
+def test_grind_finds_the_first_nonce_accept_grinding_takes(bits):
+    """Naive twin: try accept_grinding on copies for nonce = 0, 1, 2, … The fast search
+    must return the same nonce and leave the transcript in the same state."""
+    t = Transcript(b"grind-test")
+    t.absorb(b"x", b"statement")
+    naive = t.copy()
+    first = next(n for n in range(1 << 16)
+                 if naive.copy().accept_grinding(b"grinding", n, bits))
+    assert naive.accept_grinding(b"grinding", first, bits)
+    fast = t.copy()
+    assert fast.grind(b"grinding", bits) == first
+    assert fast.squeeze(b"after", 32) == naive.squeeze(b"after", 32)
+    if bits == 0:
+        assert first == 0
+
+
+def test_grinding_costs_about_2_to_the_bits_and_binds_the_transcript():
+    nonces = []
+    for i in range(64):
+        t = Transcript(b"grind-cost")
+        t.absorb(b"i", i.to_bytes(4, "little"))
+        nonces.append(t.grind(b"grinding", 6))
+    # geometric with mean 2^6: the sample mean of 64 draws lies in (16, 256) except w.p. < 1e-6
+    assert 16 < np.mean(nonces) + 1 < 256
+    t = Transcript(b"grind-cost")
+    t.absorb(b"i", (0).to_bytes(4, "little"))
+    other = Transcript(b"grind-cost")
+    other.absorb(b"i", (1).to_bytes(4, "little"))
+    n0 = t.copy().grind(b"grinding", 12)
+    assert t.accept_grinding(b"grinding", n0, 12)
+    # the same nonce is worthless for another transcript (fixed inputs: deterministic)
+    assert not other.copy().accept_grinding(b"grinding", n0, 12)
+    with pytest.raises(ValueError):
+        Transcript(b"x").accept_grinding(b"grinding", 1 << 64, 4)
+
+
 # -- challenges ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("params", [INSECURE_N64, INSECURE_N256, DEFAULT], ids=lambda p: p.name)

@@ -25,7 +25,7 @@ from zkflpq.zk.foursquare import four_squares
 from zkflpq.zk.jl import JL_ROWS, jl_matrix_dense
 
 CTX = b"zk-tests|aggregator-0|round-1|client-7"
-FIELDS = ("t0", "t_msg", "t_G1", "h", "z_jm", "z_je", "c", "z")
+FIELDS = ("t0", "t_msg", "t_G1", "h", "z_jm", "z_je", "c", "z", "nonce")
 Z_BLOCKS = ("u", "e1", "e2", "m", "r")
 
 
@@ -159,6 +159,9 @@ class TwinProver:
         return not any(protocol._l2(z[b]) > bnds.z_norm_bound[b] or not z_encodable(bnds, b, z[b])
                        for b in z)
 
+    def grind(self, T3, zk) -> int:
+        return T3.grind(b"grinding", zk.grinding_bits)
+
     def challenges(self, T3, zk) -> list[Challenge]:
         return protocol._challenges(T3, zk)
 
@@ -247,6 +250,7 @@ class TwinProver:
             T3.absorb_residues_stacked(b"W-ct", [f[1] for f in firsts])
             T3.absorb_residues(b"W0", np.stack([f[2] for f in firsts]))
             T3.absorb_residues(b"v", np.stack([f[3] for f in firsts]))
+            nonce = self.grind(T3, zk)
             cs = self.challenges(T3, zk)
             shifts = [{b: mul_sparse_ternary_int(secret[b], c.positions, c.coefficients)
                        for b in secret} for c in cs]
@@ -260,7 +264,8 @@ class TwinProver:
                 continue
             self.last_masks = {b: np.stack([y[b] for y in ys]) for b in secret}
             t_G1 = np.concatenate([f[0] for f in firsts])
-            return NormProof(st.params, k, B, t0, t_msg[:], t_G1, h, z_jm, z_je, tuple(cs), z)
+            return NormProof(st.params, k, B, t0, t_msg[:], t_G1, h, z_jm, z_je, tuple(cs), z,
+                             nonce)
         raise protocol.ProvingFailed("twin: rejection sampling did not terminate")
 
 

@@ -40,7 +40,14 @@ class ZkParams:
 
     bfv: BfvParams
     rho: int = 5  # repetitions of the random-linear-combination step
-    reps: int = 5  # parallel Σ-protocol repetitions (independent challenges), see below
+    # Parallel Σ-protocol repetitions (independent challenges) and the proof-of-work bits
+    # on the challenge query: R_q splits completely mod each p_i, so a cheater who guesses
+    # every challenge in one NTT slot wins with ≈ (1.25/p_min)^R = 2^-29.68·R per query
+    # (proofs/security.md F1); grinding makes each query cost 2^g hash calls, i.e. the
+    # per-query error 2^-(29.68·R + g): R = 4, g = 12 gives 2^-130.7 where R = 5 cost 25 %
+    # more responses (§4.4).
+    reps: int = 4
+    grinding_bits: int = 12
     kappa: int = 1  # rows of A0 = [I_κ | A0']
     mlwe_rank: int = 1  # ℓ − κ − #messages: MLWE rank for hiding (≈155 bits, HE-standard model)
     # α trades size for proving time: one rejection step covers all R repetitions and
@@ -53,8 +60,8 @@ class ZkParams:
 
     def __post_init__(self) -> None:
         if not (1 <= self.rho <= 16 and 1 <= self.reps <= 16 and 1 <= self.kappa <= 4
-                and 1 <= self.mlwe_rank <= 4):
-            raise ValueError("invalid rho/reps/kappa/mlwe_rank")
+                and 1 <= self.mlwe_rank <= 4 and 0 <= self.grinding_bits <= 24):
+            raise ValueError("invalid rho/reps/kappa/mlwe_rank/grinding_bits")
         if self.alpha < 2 or self.alpha_jl < 2:
             raise ValueError("alpha too small")
 
@@ -260,11 +267,12 @@ _CACHE: dict[str, ZkParams] = {}
 def zk_params_for(bfv: BfvParams) -> ZkParams:
     """The proof parameters used with a BFV preset (one fixed choice per preset).
 
-    INSECURE_* sets (tests only) run 2 Σ-repetitions instead of 5: still the
-    multi-repetition code path, at a fraction of the cost.
+    INSECURE_* sets (tests only) run 2 Σ-repetitions instead of 4 and 4 grinding bits
+    instead of 12: still the multi-repetition and proof-of-work code paths, at a fraction
+    of the cost.
     """
     zk = _CACHE.get(bfv.name)
     if zk is None or zk.bfv != bfv:
-        zk = ZkParams(bfv, reps=2) if bfv.insecure else ZkParams(bfv)
+        zk = ZkParams(bfv, reps=2, grinding_bits=4) if bfv.insecure else ZkParams(bfv)
         _CACHE[bfv.name] = zk
     return zk

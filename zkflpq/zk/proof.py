@@ -3,7 +3,8 @@
 Layout (all integers little-endian):
   magic "ZKNP" | version u8 | parameter-set id (16) | k u32 | B u64 |
   residues of t0, t_jl, t_a, t_g1..ρ, t_G1_1..ρ, h_1..ρ (per prime, ceil(log2 p) bits) |
-  challenge | z_jm, z_je | z_u, z_e1, z_e2, z_m, z_r
+  challenges c_1..c_R | grinding nonce u64 | z_jm, z_je | z_u, z_e1, z_e2, z_m, z_r
+Version 2 added the nonce (the proof of work on the challenge query, security.md §4.4).
 The JL responses use two's-complement offset packing at fixed widths; each block of
 z is Rice-coded (zkflpq.ring.packing) after a u32 byte length, which brings it within
 ~0.1 bit per coefficient of the Gaussian's entropy. Decoding is strict: every length,
@@ -28,11 +29,12 @@ __all__ = ["NormProof", "PROOF_MAGIC", "PROOF_VERSION", "encode_proof", "decode_
            "proof_size", "max_proof_size"]
 
 PROOF_MAGIC = b"ZKNP"
-PROOF_VERSION = 1
+PROOF_VERSION = 2
 _HEADER = struct.Struct("<4sB16sIQ")
 _Z_BLOCKS = ("u", "e1", "e2", "m")
 _ALL_BLOCKS = (*_Z_BLOCKS, "r")
 _LEN = struct.Struct("<I")
+_NONCE = struct.Struct("<Q")
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +50,7 @@ class NormProof:
     z_je: np.ndarray = field(repr=False)  # (256,)
     c: tuple[Challenge, ...] = field(repr=False)  # one per Σ-repetition
     z: dict[str, np.ndarray] = field(repr=False)  # u, e1, e2, m: (R, k, N); r: (R, ℓ, N)
+    nonce: int  # grinding nonce: the challenge query's proof of work (u64)
 
     def to_bytes(self) -> bytes:
         return encode_proof(self, zk_params_for(self.params))
@@ -70,7 +73,7 @@ def _fixed_size(zk: ZkParams, bounds: ProofBounds) -> int:
     n = zk.n
     size = _HEADER.size
     size += sum(packed_size(_poly_count(zk) * n, w) for w in _residue_widths(zk))
-    size += _challenge_size(zk)
+    size += _challenge_size(zk) + _NONCE.size
     size += packed_size(256, bounds.jl_width["m"]) + packed_size(256, bounds.jl_width["e"])
     return size + _LEN.size * len(_ALL_BLOCKS)
 
@@ -109,6 +112,7 @@ def encode_proof(proof: NormProof, zk: ZkParams) -> bytes:
     for i, w in enumerate(_residue_widths(zk)):
         parts.append(pack_uint(polys[:, i, :], w))
     parts.extend(c.encode() for c in proof.c)
+    parts.append(_NONCE.pack(proof.nonce))
     parts.append(_pack_signed(proof.z_jm, bounds.jl_width["m"]))
     parts.append(_pack_signed(proof.z_je, bounds.jl_width["e"]))
     for b in _ALL_BLOCKS:
@@ -168,6 +172,7 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
             polys[:, i, :] = vals
         one = _challenge_size(zk) // zk.reps
         c = tuple(Challenge.decode(take(one), n, zk.challenge_weight) for _ in range(zk.reps))
+        (nonce,) = _NONCE.unpack(take(_NONCE.size))
         wm, we = bounds.jl_width["m"], bounds.jl_width["e"]
         z_jm = _unpack_signed(take(packed_size(256, wm)), wm, 256)
         z_je = _unpack_signed(take(packed_size(256, we)), we, 256)
@@ -188,4 +193,4 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
     t_msg = polys[kappa: kappa + sent]
     t_G1 = polys[kappa + sent: kappa + sent + zk.reps * rho]
     h = polys[kappa + sent + zk.reps * rho:]
-    return NormProof(zk.bfv, k, bound, t0, t_msg, t_G1, h, z_jm, z_je, c, z)
+    return NormProof(zk.bfv, k, bound, t0, t_msg, t_G1, h, z_jm, z_je, c, z, nonce)

@@ -282,6 +282,7 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
         T3.absorb_residues_stacked(b"W-ct", [f[1] for f in firsts])
         T3.absorb_residues(b"W0", np.stack([f[2] for f in firsts]))
         T3.absorb_residues(b"v", np.stack([f[3] for f in firsts]))
+        nonce = T3.grind(b"grinding", zk.grinding_bits)
         challenges = _challenges(T3, zk)
         shifts = [{b: mul_sparse_ternary_int(secret[b], c.positions, c.coefficients)
                    for b in secret} for c in challenges]
@@ -304,7 +305,7 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
             continue
         t_G1 = np.concatenate([f[0] for f in firsts])
         return NormProof(st.params, k, B, t0, t_msg, t_G1, h, z_jm, z_je,
-                         tuple(challenges), z)
+                         tuple(challenges), z, nonce)
     raise ProvingFailed("rejection sampling did not terminate")
 
 
@@ -419,6 +420,8 @@ def _challenge_recomputes(st: NormStatement, p: NormProof, zk: ZkParams) -> bool
     T.absorb_residues_stacked(b"W-ct", [f[0] for f in firsts])
     T.absorb_residues(b"W0", np.stack([f[1] for f in firsts]))
     T.absorb_residues(b"v", np.stack([f[2] for f in firsts]))
+    if not T.accept_grinding(b"grinding", p.nonce, zk.grinding_bits):
+        return False
     return _challenges(T, zk) == list(p.c)
 
 
