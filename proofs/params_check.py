@@ -47,9 +47,10 @@ GHL_LOWER = 26.0  # ‖Π·w mod q‖² ≥ 26·b² except w.p. 2^-128 (the publ
 JL_TARGET_BITS = 130
 SPEC_SIZE_TARGETS = {1 << 17: 16.0, 1 << 20: 11.0}  # spec §10, bytes/parameter (info only)
 # Per-repetition probability of guessing a challenge's value in one NTT slot of a degree-1
-# factor: 1/p_min for a uniform value, with a 25 % margin for the (unproven) uniformity of
-# ĉ[slot] over C' (= 5/2^32 = 2^-29.68 for DEFAULT, the figure security.md uses).
-SLOT_GUESS_MARGIN = 1.25
+# factor: 1/p_min for a uniform value, doubled because the quadratic (norm) variant of the
+# attack needs only ĉ² right, which two values of ĉ give (security.md §4.3), and 25 % on
+# top of that for the (unproven) uniformity of ĉ[slot] over C' (2.5/p_min = 2^-28.68).
+SLOT_GUESS_MARGIN = 2.5
 K_LIBRARY_MAX = 1 << 16  # ProofBounds accepts 1 ≤ k ≤ 2^16
 
 

@@ -19,10 +19,11 @@ its value ĉ[i, j] ∈ Z_{p_i}. A cheating client
 With ONE Σ-repetition the proof verifies with probability Pr_c[ĉ[i, j] = X] ≥
 Pr[two challenges collide in that slot] ≈ 1/p_i ≈ 2^-30 per attempt (per hash
 query), not 2^-128. Since commit 57cc365 the protocol runs R parallel repetitions
-(DEFAULT 5, INSECURE_* 2) whose challenges c_1..c_R are squeezed together after all
+(DEFAULT 4, INSECURE_* 2) whose challenges c_1..c_R are squeezed together after all
 first messages: the cheater must guess ĉ_r[i, j] for EVERY repetition r in one
-query, ≈ p_i^-R (2^-148 for DEFAULT). The demo below performs exactly that cheat
-for all R repetitions.
+query, ≈ p_i^-R, and every query must carry a g-bit proof of work (DEFAULT g = 15,
+so ≈ 2^-(4·30 + 15) per hash evaluation). The demo below performs exactly that cheat
+for all R repetitions (grinding honestly, as any prover does).
 
 To show step 3 without 2^(30·R) attempts, the random oracle that maps the transcript
 to the challenges is PROGRAMMED at the cheater's own query: it answers c*_1..c*_R
@@ -168,7 +169,8 @@ def run(preset: str, samples: int = 0, seed: int = 1) -> dict:
            "accepted_with_wrong_guess_programmed": bool(v_wrong.accepted),
            "decrypted_coefficients_wrong": wrong, "N": n, "reps": reps,
            "per_attempt_success_estimate":
-               f"≈ p^-R = 2^{-reps * math.log2(p):.2f} (1/p per repetition, R = {reps})"}
+               f"≈ p^-R = 2^{-reps * math.log2(p):.2f} (1/p per repetition, R = {reps}), "
+               f"each attempt costing 2^{zk.grinding_bits} hash evaluations"}
     if samples:
         out["slot_value_collisions"] = slot_collisions(n, p, zeta, zk.challenge_weight, samples)
     return out

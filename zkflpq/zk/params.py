@@ -42,12 +42,13 @@ class ZkParams:
     rho: int = 5  # repetitions of the random-linear-combination step
     # Parallel Σ-protocol repetitions (independent challenges) and the proof-of-work bits
     # on the challenge query: R_q splits completely mod each p_i, so a cheater who guesses
-    # every challenge in one NTT slot wins with ≈ (1.25/p_min)^R = 2^-29.68·R per query
-    # (proofs/security.md F1); grinding makes each query cost 2^g hash calls, i.e. the
-    # per-query error 2^-(29.68·R + g): R = 4, g = 12 gives 2^-130.7 where R = 5 cost 25 %
-    # more responses (§4.4).
+    # every challenge in one NTT slot wins with ≈ (2.5/p_min)^R = 2^-28.68·R per query
+    # (proofs/security.md F1, §4.3); grinding makes each query cost 2^g hash calls, i.e. a
+    # per-hash error of 2^-(28.68·R + g): R = 4, g = 15 gives 2^-129.7 (2^-128.3 with the
+    # other terms), where R = 5 without grinding cost 25 % more responses (§4.4).
+    # 2^15 SHAKE calls take ≈ 33 ms per Σ-attempt.
     reps: int = 4
-    grinding_bits: int = 12
+    grinding_bits: int = 15
     kappa: int = 1  # rows of A0 = [I_κ | A0']
     mlwe_rank: int = 1  # ℓ − κ − #messages: MLWE rank for hiding (≈155 bits, HE-standard model)
     # α trades size for proving time: one rejection step covers all R repetitions and
