@@ -108,7 +108,9 @@ def primal_usvp_beta(n: int, q: int, sigma_e: float, sigma_s: float, m_max: int
     "at most 50": trivial)."""
     lq = math.log(q)
     lnu = math.log(sigma_e / sigma_s)
-    ms = sorted({max(1, int(m_max * f)) for f in np.linspace(0.02, 1.0, 50)} | {m_max})
+    # The optimal m is a few n at most; a fine grid there (a grid in fractions of m_max
+    # missed it for m_max ≫ n and overestimated β by ~10).
+    ms = sorted({max(1, int(m)) for m in np.linspace(1, min(m_max, 8 * n), 512)} | {m_max})
     for beta in range(50, 5000):
         ld = math.log(bkz_delta(beta))
         lhs = math.log(sigma_e) + 0.5 * math.log(beta)

@@ -90,8 +90,9 @@ def test_default_key_fields(script_run):
     assert slot["value"]["grinding_bits"] == 15
     assert slot["value"]["log2_slot_guess"] <= -129.5  # 4·(−28.68) − 15
     assert slot["value"]["log2_total_real"] <= -128
-    hide = c["bdlop_hiding_mlwe"]  # F2: ℓ = κ + #messages + 1 = 1 + 27 + 1
-    assert hide["ok"] and hide["value"]["ell"] == 29 and hide["value"]["mlwe_rank"] == 1
+    hide = c["bdlop_hiding_mlwe"]  # F2: ℓ = κ + #messages + 2 = 1 + 27 + 2
+    assert hide["ok"] and hide["value"]["ell"] == 30 and hide["value"]["mlwe_rank"] == 2
+    assert hide["value"]["core_svp_classical"] >= 128
     assert hide["value"]["messages"] == hide["value"]["messages_expected"] == 27
     assert hide["value"]["he_model_classical"] >= 128
     assert c["implemented_arp_bound_valid"]["ok"]  # F3

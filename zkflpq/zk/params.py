@@ -50,7 +50,7 @@ class ZkParams:
     reps: int = 4
     grinding_bits: int = 15
     kappa: int = 1  # rows of A0 = [I_κ | A0']
-    mlwe_rank: int = 1  # ℓ − κ − #messages: MLWE rank for hiding (≈155 bits, HE-standard model)
+    mlwe_rank: int = 2  # ℓ − κ − #messages: MLWE rank for hiding (rank 1 is ≈ 122 bits core-SVP)
     # α trades size for proving time: one rejection step covers all R repetitions and
     # restarts the whole Σ-step with probability 1 − 1/M, and an attempt is most of the
     # prover's cost. α = 48 (M ≈ 1.32) costs 2 bits more per response coefficient than
