@@ -21,8 +21,8 @@ Pr[two challenges collide in that slot] ≈ 1/p_i ≈ 2^-30 per attempt (per has
 query), not 2^-128. Since commit 57cc365 the protocol runs R parallel repetitions
 (DEFAULT 4, INSECURE_* 2) whose challenges c_1..c_R are squeezed together after all
 first messages: the cheater must guess ĉ_r[i, j] for EVERY repetition r in one
-query, ≈ p_i^-R, and every query must carry a g-bit proof of work (DEFAULT g = 15,
-so ≈ 2^-(4·30 + 15) per hash evaluation). The demo below performs exactly that cheat
+query, ≈ p_i^-R, and every query must carry a g-bit proof of work (DEFAULT g = 16,
+so ≈ 2^-(4·30 + 16) per hash evaluation). The demo below performs exactly that cheat
 for all R repetitions (grinding honestly, as any prover does).
 
 To show step 3 without 2^(30·R) attempts, the random oracle that maps the transcript

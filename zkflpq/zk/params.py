@@ -44,11 +44,11 @@ class ZkParams:
     # on the challenge query: R_q splits completely mod each p_i, so a cheater who guesses
     # every challenge in one NTT slot wins with ≈ (2.5/p_min)^R = 2^-28.68·R per query
     # (proofs/security.md F1, §4.3); grinding makes each query cost 2^g hash calls, i.e. a
-    # per-hash error of 2^-(28.68·R + g): R = 4, g = 15 gives 2^-129.7 (2^-128.3 with the
+    # per-hash error of 2^-(28.68·R + g): R = 4, g = 16 gives 2^-130.7 (2^-128.6 with the
     # other terms), where R = 5 without grinding cost 25 % more responses (§4.4).
-    # 2^15 SHAKE calls take ≈ 33 ms per Σ-attempt.
+    # 2^16 SHAKE calls take ≈ 45 ms per Σ-attempt.
     reps: int = 4
-    grinding_bits: int = 15
+    grinding_bits: int = 16
     kappa: int = 1  # rows of A0 = [I_κ | A0']
     mlwe_rank: int = 2  # ℓ − κ − #messages: MLWE rank for hiding (rank 1 is ≈ 122 bits core-SVP)
     # α trades size for proving time: one rejection step covers all R repetitions and

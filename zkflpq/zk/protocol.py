@@ -38,7 +38,7 @@ from .transcript import Transcript
 
 __all__ = ["NormStatement", "Verdict", "prove", "verify", "decode_proof", "PROTOCOL_ID"]
 
-PROTOCOL_ID = b"zkflpq-norm-proof-v1"
+PROTOCOL_ID = b"zkflpq-norm-proof-v2"  # v2: R = 4 repetitions and a grinding nonce
 MAX_ATTEMPTS = 200
 
 
