@@ -363,7 +363,7 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
     # Grinding: a query to the challenge oracle counts only if its output also carries g zero
     # bits, so per hash evaluation the challenge-dependent terms shrink by 2^-g (the ρ and
     # JL terms come from earlier squeezes without proof of work and keep their size).
-    g = getattr(zk, "grinding_bits", 0)
+    g = zk.grinding_bits
     eps_chal = 2.0 / (2.0 ** c_prime_bits) * 2.0 ** -g
     eps_jl = 2 * 2.0 ** -JL_TARGET_BITS  # two projections, each at the argued level
     eps_ideal = eps_rlc + eps_chal + eps_jl

@@ -454,6 +454,14 @@ def no_heavy_work(monkeypatch):
     monkeypatch.setattr(protocol, "_Relation", boom)
 
 
+@pytest.mark.parametrize("nonce", [-1, 1 << 64, 2.0])
+def test_nonce_outside_u64_is_malformed_before_heavy_work(n64, no_heavy_work, nonce):
+    """A decoded proof always has a u64 nonce; a NormProof object may not, and must be
+    refused as malformed by the cheap shape checks (not crash in the transcript)."""
+    v = verify(n64.statement, replace(n64.proof, nonce=nonce))
+    assert not v and v.reason == "malformed"
+
+
 def test_nonzero_constant_of_h_rejected_before_heavy_work(n64, no_heavy_work):
     p = n64.proof
     for r in range(p.h.shape[0]):

@@ -149,15 +149,19 @@ def keygen(params: BfvParams, rng: Csprng | None = None) -> tuple[SecretKey, Pub
     rng = rng or Csprng()
     r = ring_of(params)
     s = ternary(rng, (params.n,))
-    limit = params.error_norm_bound(params.n)
     while True:
         e = centered_binomial(rng, params.error_eta, (params.n,))
-        if float(np.dot(e, e)) <= limit * limit:
+        if _within_a_key(params, e):
             break
     a = uniform_mod(rng, params.primes, (params.n,))
     as_ = r.intt(r.mul_ntt(r.ntt(a), r.ntt(r.from_int(s))))
     p0 = r.neg(r.add(as_, r.from_int(e)))
     return SecretKey(params, s), PublicKey(params, p0, a)
+
+
+def _within_a_key(params: BfvParams, e: np.ndarray) -> bool:
+    limit = params.error_norm_bound(params.n)
+    return float(np.dot(e, e)) <= limit * limit
 
 
 def key_error(sk: SecretKey, pk: PublicKey) -> np.ndarray:
@@ -175,9 +179,7 @@ def key_error(sk: SecretKey, pk: PublicKey) -> np.ndarray:
 
 def check_key_pair(sk: SecretKey, pk: PublicKey) -> None:
     """Raise ValueError unless pk = (−(a·s + e), a) for this s with ‖e‖ within A-key."""
-    e = key_error(sk, pk)
-    limit = sk.params.error_norm_bound(sk.params.n)
-    if float(np.dot(e, e)) > limit * limit:
+    if not _within_a_key(sk.params, key_error(sk, pk)):
         raise ValueError("public key error exceeds the A-key bound (or the key pair does "
                          "not match)")
 

@@ -269,7 +269,7 @@ def zk_params_for(bfv: BfvParams) -> ZkParams:
     """The proof parameters used with a BFV preset (one fixed choice per preset).
 
     INSECURE_* sets (tests only) run 2 Σ-repetitions instead of 4 and 4 grinding bits
-    instead of 12: still the multi-repetition and proof-of-work code paths, at a fraction
+    instead of 16: still the multi-repetition and proof-of-work code paths, at a fraction
     of the cost.
     """
     zk = _CACHE.get(bfv.name)

@@ -398,6 +398,8 @@ def _shapes_ok(p: NormProof, zk: ZkParams) -> bool:
         return False
     if len(p.c) != R or any(c.n != n or len(c.pairs) != zk.challenge_weight for c in p.c):
         return False
+    if not (isinstance(p.nonce, int) and 0 <= p.nonce < 1 << 64):
+        return False
     polys = np.concatenate([p.t0, p.t_msg, p.t_G1, p.h])
     return bool((polys >= 0).all() and (polys < np.array(zk.bfv.primes)[:, None]).all())
 

@@ -74,9 +74,6 @@ class Transcript:
 
         The same as trying accept_grinding on copies for nonce = 0, 1, 2, …, but hashing
         only the few bytes that change (≈ 2^bits SHAKE calls on 60-byte inputs)."""
-        if bits == 0:
-            self._absorb_nonce(label, 0)
-            return 0
         mask = (1 << bits) - 1
         base = self._h.copy()
         tail = _frame(b"squeeze", label)
