@@ -13,33 +13,52 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 __all__ = ["machine_info", "median_time", "pin_to_one_core"]
 
 
 @contextmanager
 def pin_to_one_core() -> Iterator[int | None]:
-    """Pin this process to its first allowed CPU (restored afterwards); yields the CPU."""
-    os.environ["NUMBA_NUM_THREADS"] = "1"  # only read if numba is not imported yet
-    try:
-        import numba
+    """Pin this process to its first allowed CPU for the block; yields the CPU (None if unsupported).
 
-        numba.set_num_threads(1)
-    except Exception:  # pragma: no cover - threading layer unavailable: kernels are serial
-        pass
+    Everything is restored on exit: CPU affinity, numba's thread count and the process
+    environment. Our kernels are serial (no `parallel=True`), so numba's thread pool is
+    normally never launched and nothing but the affinity changes. numba re-reads its
+    configuration on every compilation and derives its default thread count from the
+    affinity mask: if some other code already launched the pool, a compilation inside the
+    block would see "1 thread" against the launched pool and raise. In that case, and only
+    then, the launched size is exported as NUMBA_NUM_THREADS for the block.
+    """
     getter = getattr(os, "sched_getaffinity", None)
     setter = getattr(os, "sched_setaffinity", None)
     if getter is None or setter is None:  # pragma: no cover - not Linux
         yield None
         return
-    before = getter(0)
-    cpu = min(before)
-    setter(0, {cpu})
-    try:
+    with ExitStack() as restore:
+        _hold_numba_threads(restore)
+        before = getter(0)
+        cpu = min(before)
+        setter(0, {cpu})
+        restore.callback(setter, 0, before)
         yield cpu
-    finally:
-        setter(0, before)
+
+
+def _hold_numba_threads(restore: ExitStack) -> None:
+    """If numba's pool is running, cap it at one thread and freeze its configured size."""
+    import numba
+    from numba.core import config
+    from numba.np.ufunc import parallel
+
+    if not parallel._is_initialized:  # launching it here would only add threads
+        return
+    launched = config.NUMBA_NUM_THREADS
+    if "NUMBA_NUM_THREADS" not in os.environ:
+        os.environ["NUMBA_NUM_THREADS"] = str(launched)
+        restore.callback(os.environ.pop, "NUMBA_NUM_THREADS", None)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    restore.callback(numba.set_num_threads, threads)
 
 
 def median_time(fn: Callable[[], object], repeat: int, inner: int = 1) -> float:
