@@ -20,6 +20,7 @@ mode with ``synchronous=FULL``.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -172,15 +173,23 @@ class RoundInfo:
         return cls(r.id, r.state, r.params_name, r.tau, r.scale, int(r.bound), r.d, r.k,
                    r.layout, r.k_min, r.deadline, r.opened_at, r.closed_at, r.model_digest,
                    r.result_digest, r.n_accepted, r.failure,
-                   json.loads(r.close_info) if r.close_info else None)
+                   json.loads(r.close_info, parse_constant=lambda _: None)
+                   if r.close_info else None)
 
     def public(self) -> dict[str, Any]:
+        """JSON-safe: a non-finite stored float (rows written before the API refused
+        them) reads as null rather than failing the response."""
         return {"round_id": self.id, "state": self.state, "params": self.params_name,
-                "tau": self.tau, "scale": self.scale, "bound": self.bound, "d": self.d,
-                "k": self.k, "k_min": self.k_min, "deadline": self.deadline,
-                "opened_at": self.opened_at, "closed_at": self.closed_at,
+                "tau": _finite(self.tau), "scale": _finite(self.scale), "bound": self.bound,
+                "d": self.d, "k": self.k, "k_min": self.k_min,
+                "deadline": _finite(self.deadline), "opened_at": _finite(self.opened_at),
+                "closed_at": _finite(self.closed_at),
                 "model_digest": self.model_digest, "result_digest": self.result_digest,
                 "layout": self.layout}
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is None or math.isfinite(x) else None
 
 
 @dataclass(frozen=True)

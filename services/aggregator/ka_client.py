@@ -44,11 +44,23 @@ log = logging.getLogger("zkflpq.aggregator.ka")
 
 
 class KaError(Exception):
-    def __init__(self, status: int, reason: str, detail: str = "") -> None:
+    """The key authority refused or could not be reached (status 0: never answered).
+
+    ``client_ids`` lists the clients an ``unknown_client`` refusal names."""
+
+    def __init__(self, status: int, reason: str, detail: str = "",
+                 client_ids: list[str] | None = None) -> None:
         super().__init__(f"{status} {reason}: {detail}")
         self.status = status
         self.reason = reason
         self.detail = detail
+        self.client_ids = client_ids or []
+
+
+def _refusal(status: int, body: dict[str, Any]) -> KaError:
+    ids = body.get("client_ids")
+    named = [c for c in ids if isinstance(c, str)] if isinstance(ids, list) else []
+    return KaError(status, str(body.get("error")), str(body.get("detail")), named)
 
 
 @dataclass(frozen=True)
@@ -175,10 +187,11 @@ class KeyAuthorityClient:
                 body = r.json()
             except ValueError:
                 body = {"error": "bad_response", "detail": r.text[:200]}
-            raise KaError(r.status_code, str(body.get("error")), str(body.get("detail")))
+            if not isinstance(body, dict):
+                body = {"error": "bad_response", "detail": str(body)[:200]}
+            raise _refusal(r.status_code, body)
         if r.status_code != 200:
-            raise KaError(r.status_code, str(env.meta.get("error")),
-                          str(env.meta.get("detail")))
+            raise _refusal(r.status_code, env.meta)
         try:
             n = meta_int(env.meta, "n_summed", 1)
             vec = decode_int_vector(env.part("sum"), d)

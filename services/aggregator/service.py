@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from zkflpq.bfv import Encoder
-from zkflpq.pq import SignatureError, VerifyKey, fingerprint
+from zkflpq.pq import DecodeError, SignatureError, VerifyKey, fingerprint
 
 from .. import PROTOCOL_VERSION
 from ..common.auth import (
@@ -30,6 +31,7 @@ from ..common.auth import (
 )
 from ..common.http import ApiError, read_body, sealed_response
 from ..common.keys import KEM_ALGS, admin_token, load_or_create_kem, load_or_create_signing
+from ..common.limits import UploadSlots, admit_upload
 from ..common.protocol import (
     CTX_UPDATE,
     EnvelopeError,
@@ -112,6 +114,7 @@ class AggregatorService:
         self._close_lock = asyncio.Lock()
         self._warm: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
+        self.uploads = UploadSlots(settings.max_uploads_per_sender)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def startup(self) -> None:
@@ -211,7 +214,7 @@ class AggregatorService:
 
         try:
             vk = VerifyKey.from_bytes(b64d(public_key_b64))
-        except ValueError as exc:
+        except (ValueError, DecodeError) as exc:  # KeyLengthError is both
             raise ApiError(422, "malformed", f"public_key: {exc}") from None
         client_id = client_id_for(vk)
         try:
@@ -314,20 +317,45 @@ class AggregatorService:
             return {"round_id": round_id, "state": done.state, "failure": reason,
                     "accepted": len(rows)}
         t1 = time.perf_counter()
-        try:
-            vec_sum, ka_info = await to_thread.run_sync(lambda: self.ka.decrypt(
-                aggregator_id=self.aggregator_id, signing_key=self.signing_key,
-                round_id=round_id, d=info.d, k=info.k, k_min=info.k_min, rows=rows))
-        except KaError as exc:
-            if exc.status >= 500 or exc.status == 0:
-                # Unreachable / broken: stay "closing" so the admin can retry the close.
-                raise ApiError(503, exc.reason, f"key authority: {exc.detail}") from None
-            failure = f"key authority refused: {exc.reason}: {exc.detail}"
-            await to_thread.run_sync(lambda: self.store.finish_round(
-                round_id, state="failed", failure=failure,
-                close_info={"accepted": len(rows), "timings": timings}))
-            self.metrics.rounds.labels("failed").inc()
-            raise ApiError(502, "key_authority_refused", failure) from None
+        excluded: list[dict[str, str]] = []
+        while True:
+            try:
+                vec_sum, ka_info = await to_thread.run_sync(functools.partial(
+                    self.ka.decrypt, aggregator_id=self.aggregator_id,
+                    signing_key=self.signing_key, round_id=round_id, d=info.d, k=info.k,
+                    k_min=info.k_min, rows=rows))
+                break
+            except KaError as exc:
+                if exc.status >= 500 or exc.status in (0, 429):
+                    # Unreachable / broken / busy: stay "closing" so the admin can retry.
+                    raise ApiError(503, exc.reason, f"key authority: {exc.detail}",
+                                   headers={"Retry-After": "5"}) from None
+                named = set(exc.client_ids) & {r.client_id for r in rows}
+                if exc.reason == "unknown_client" and named and not excluded:
+                    # Clients the key authority does not know cost their own update only,
+                    # never the honest clients' round (refused before anything is claimed).
+                    excluded = [{"client_id": c, "reason": "unknown_client"}
+                                for c in sorted(named)]
+                    rows = [r for r in rows if r.client_id not in named]
+                    log.warning("updates excluded at close", extra={"fields": {
+                        "round_id": round_id, "excluded": sorted(named)}})
+                    if len(rows) >= info.k_min:
+                        continue
+                    failure = (f"only {len(rows)} update(s) from clients the key authority "
+                               f"knows, K_min = {info.k_min}")
+                    status = 409
+                else:
+                    failure = f"key authority refused: {exc.reason}: {exc.detail}"
+                    status = 502
+                await to_thread.run_sync(functools.partial(
+                    self.store.finish_round, round_id, state="failed", failure=failure,
+                    close_info={"accepted": len(rows) + len(excluded), "excluded": excluded,
+                                "timings": timings}))
+                self.metrics.rounds.labels("failed").inc()
+                if status == 409:
+                    return {"round_id": round_id, "state": "failed", "failure": failure,
+                            "accepted": len(rows) + len(excluded), "excluded": excluded}
+                raise ApiError(502, "key_authority_refused", failure) from None
         timings["decrypt_ms"] = round((time.perf_counter() - t1) * 1000, 1)
         t2 = time.perf_counter()
         n = int(ka_info["n_summed"])
@@ -338,7 +366,8 @@ class AggregatorService:
         blob = encode_float_vector(new)
         timings["publish_ms"] = round((time.perf_counter() - t2) * 1000, 1)
         timings["close_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-        close_info = {"accepted": len(rows), "n_summed": n, "clients": ka_info["client_ids"],
+        close_info = {"accepted": len(rows) + len(excluded), "excluded": excluded,
+                      "n_summed": n, "clients": ka_info["client_ids"],
                       "request_digest": ka_info["request_digest"], "timings": timings,
                       "mean_update_norm": float(np.linalg.norm(mean))}
         done = await to_thread.run_sync(lambda: self.store.finish_round(
@@ -347,8 +376,9 @@ class AggregatorService:
         self.metrics.rounds.labels("closed").inc()
         log.info("round closed", extra={"fields": {"round_id": round_id, "n_summed": n,
                                                   **timings}})
-        return {"round_id": round_id, "state": done.state, "accepted": len(rows),
-                "n_summed": n, "result_digest": done.result_digest, "timings": timings}
+        return {"round_id": round_id, "state": done.state, "accepted": len(rows) + len(excluded),
+                "excluded": excluded, "n_summed": n, "result_digest": done.result_digest,
+                "timings": timings}
 
     # -- client: model ---------------------------------------------------------------------
     async def model_response(self, request: Request, round_id: int) -> Response:
@@ -370,9 +400,24 @@ class AggregatorService:
                                {"model": blob})
 
     # -- client: updates -------------------------------------------------------------------
+    async def _enrolled(self, client_id: str) -> bool:
+        if client_id in self._keys:
+            return True
+        return await to_thread.run_sync(self.client_key, client_id) is not None
+
     async def submit(self, request: Request, round_id: int) -> Response:
+        """Admit the sender (401/403/429, body unread), then read and process the body."""
         t_start = time.perf_counter()
-        body = await read_body(request, self.settings.max_body_bytes)
+        sender = await admit_upload(request, self.uploads, self._enrolled, "unknown client id")
+        try:
+            body = await read_body(request, self.settings.max_body_bytes,
+                                   self.settings.body_timeout_s)
+            return await self._submit(request, round_id, body, t_start)
+        finally:
+            self.uploads.release(sender)
+
+    async def _submit(self, request: Request, round_id: int, body: bytes,
+                      t_start: float) -> Response:
         opened = await self.open_client(request, body)
         env = opened.envelope
         client_id = opened.sender
@@ -381,6 +426,7 @@ class AggregatorService:
             meta_round = meta_int(env.meta, "round_id", 0, 2**62)
             ts = meta_int(env.meta, "timestamp", -(2**62), 2**62)
             nonce = meta_str(env.meta, "nonce", 64)
+            signed_k_min = meta_int(env.meta, "k_min", 1, 10**6)
             ct = env.part("ciphertexts")
             proof = env.part("proof")
             sig = env.part("signature")
@@ -405,8 +451,10 @@ class AggregatorService:
         if digest_claim is not None and digest_claim != digest:
             raise await refuse(422, "malformed", "digest field does not match the payload")
         try:
-            opened.verify_key.verify(sig, update_signing_message(client_id, meta_round, digest,
-                                                                 ts, nonce), CTX_UPDATE)
+            assert self.ka_info is not None
+            opened.verify_key.verify(sig, update_signing_message(
+                client_id, meta_round, digest, ts, nonce, aggregator_id=self.aggregator_id,
+                deployment=self.ka_info.fingerprint, k_min=signed_k_min), CTX_UPDATE)
         except SignatureError:
             raise await refuse(422, "bad_signature",
                                "ML-DSA-65 signature does not verify") from None
@@ -426,6 +474,11 @@ class AggregatorService:
             raise await refuse(422, "round_closed", f"round {round_id} is {info.state}")
         if info.deadline is not None and time.time() > info.deadline:
             raise await refuse(422, "round_closed", "the round's deadline has passed")
+        if signed_k_min != info.k_min:
+            # The key authority sums it only with K_min as signed: accepting it would leave
+            # the round with an update that cannot be decrypted with the others.
+            raise await refuse(422, "wrong_k_min", f"the update is signed for K_min = "
+                               f"{signed_k_min}, round {round_id} has K_min = {info.k_min}")
         try:
             check_timestamp(ts, self.settings.timestamp_window_s)
         except ApiError as exc:

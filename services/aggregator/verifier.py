@@ -17,6 +17,9 @@ import asyncio
 import concurrent.futures as cf
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from typing import Any
 
 from ..common import zkbridge
@@ -24,6 +27,25 @@ from ..common import zkbridge
 __all__ = ["VerificationPool"]
 
 log = logging.getLogger("zkflpq.aggregator.verifier")
+
+PARENT_POLL_S = 0.5
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: exit as soon as the aggregator process is gone (SIGKILL, OOM
+    kill), instead of waiting forever on the call queue. A daemon thread polls
+    ``getppid()``: an orphan is re-parented, so its parent pid changes. (Not
+    ``PR_SET_PDEATHSIG``: it fires when the *thread* that started the worker exits,
+    which may be any short-lived thread.) With the workers gone, multiprocessing's
+    resource tracker sees the last copy of its pipe close and exits too."""
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(PARENT_POLL_S)
+
+    threading.Thread(target=watch, name="zkflpq-parent-watch", daemon=True).start()
 
 
 class VerificationPool:
@@ -38,7 +60,9 @@ class VerificationPool:
     def start(self) -> None:
         if self.kind == "process":
             ctx = multiprocessing.get_context("spawn")
-            self._executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                                    initializer=_exit_with_parent,
+                                                    initargs=(os.getpid(),))
         else:
             n = self.workers if self.kind == "thread" else 1
             self._executor = cf.ThreadPoolExecutor(max_workers=n,

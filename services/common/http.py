@@ -10,6 +10,7 @@ handler logs the exception type (never request data) and answers ``500 internal`
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -29,6 +30,7 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from zkflpq.pq import ResponseKey
 
@@ -85,8 +87,26 @@ def error_response(request: Request, err: ApiError) -> Response:
     return JSONResponse(err.body(), status_code=err.status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the request body, raising 413 ``too_large`` above ``limit`` bytes."""
+async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
+    """Read the request body, raising 413 ``too_large`` above ``limit`` bytes, and 408
+    ``body_timeout`` (connection closed) unless all of it arrives within ``timeout_s``.
+    Nothing is buffered beyond ``limit``; call it only once the sender was admitted."""
+    try:
+        if timeout_s is None:
+            return await _read_body(request, limit)
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(request, limit)
+    except TimeoutError:
+        if timeout_s is None:
+            raise
+        raise ApiError(408, "body_timeout", f"request body not received within {timeout_s:g} s",
+                       headers={"Connection": "close"}) from None
+    except ClientDisconnect:  # nobody to answer; not an internal error either
+        raise ApiError(400, "disconnected", "the client went away during the upload",
+                       headers={"Connection": "close"}) from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -195,9 +215,22 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+# Metric labels are bounded whatever the requests: the route is the matched route's
+# template ("/v1/rounds/{round_id}"), "unmatched" when none matched; a method outside
+# RFC 9110's is "OTHER". Status codes are the ones the application answers.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
+                      "TRACE", "CONNECT"})
+
+
 def _route_of(request: Request) -> str:
     route = request.scope.get("route")
-    return getattr(route, "path", None) or "unmatched"
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+def _method_of(request: Request) -> str:
+    method = request.method
+    return method if method in _METHODS else "OTHER"
 
 
 def install_common(app: FastAPI, service: str, registry: CollectorRegistry,
@@ -223,7 +256,7 @@ def install_common(app: FastAPI, service: str, registry: CollectorRegistry,
         return error_response(request, ApiError(exc.status_code, reason, str(exc.detail)))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:  # pragma: no cover
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled exception", extra={"fields": {
             "exc_type": type(exc).__name__, "path": request.url.path}})
         return JSONResponse({"error": "internal", "detail": "internal error"}, status_code=500)
@@ -234,19 +267,28 @@ def install_common(app: FastAPI, service: str, registry: CollectorRegistry,
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
                        ) -> Response:
         t0 = time.perf_counter()
-        response = await call_next(request)
-        dt = time.perf_counter() - t0
-        route = _route_of(request)
-        if route != "/metrics":
-            metrics.requests.labels(service, route, request.method,
-                                    str(response.status_code)).inc()
-            metrics.latency.labels(service, route, request.method).observe(dt)
-            req_log.info("request", extra={"fields": {
-                "method": request.method, "path": request.url.path,
-                "status": response.status_code, "ms": round(dt * 1000, 2),
-                "sender": request.headers.get("x-zkflpq-sender"),
-                "reason": response.headers.get("x-zkflpq-reason")}})
+        try:
+            response = await call_next(request)
+        except Exception:
+            # Unhandled: the catch-all handler (outermost, in ServerErrorMiddleware)
+            # answers 500 internal once this re-raises; count and log it here.
+            observe(request, 500, "internal", time.perf_counter() - t0)
+            raise
+        observe(request, response.status_code, response.headers.get("x-zkflpq-reason"),
+                time.perf_counter() - t0)
         return response
+
+    def observe(request: Request, status: int, reason: str | None, dt: float) -> None:
+        route = _route_of(request)
+        if route == "/metrics":
+            return
+        method = _method_of(request)
+        metrics.requests.labels(service, route, method, str(status)).inc()
+        metrics.latency.labels(service, route, method).observe(dt)
+        req_log.info("request", extra={"fields": {
+            "method": request.method, "path": request.url.path, "route": route,
+            "status": status, "ms": round(dt * 1000, 2),
+            "sender": request.headers.get("x-zkflpq-sender"), "reason": reason}})
 
     @app.get("/healthz", tags=["ops"], summary="liveness")
     async def healthz() -> dict[str, Any]:

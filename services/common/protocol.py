@@ -16,8 +16,8 @@ Layers of one client → aggregator request
    decoded strictly by :func:`decode_envelope` (exact lengths, unique names, bounded
    sizes; :class:`EnvelopeError` and nothing else on bad input).
 3. **Signatures** (ML-DSA-65, FIPS 204 with a context string per message kind):
-   updates sign ``(client id, round id, update digest, timestamp, nonce)``
-   (:func:`update_signing_message`); other client requests sign
+   updates sign ``(client id, aggregator id, deployment, round id, K_min, update digest,
+   timestamp, nonce)`` (:func:`update_signing_message`); other client requests sign
    ``(method, path, client id, timestamp, nonce, body digest)``
    (:func:`request_signing_message`).
 """
@@ -288,9 +288,22 @@ def submission_key(client_id: str, round_id: int, digest: bytes) -> str:
 
 
 def update_signing_message(client_id: str, round_id: int, digest: bytes, timestamp: int,
-                           nonce: str) -> bytes:
-    return (_lp(b"zkflpq/v1/update") + _lp(client_id.encode()) + struct.pack(">Q", round_id)
-            + _lp(digest) + struct.pack(">q", timestamp) + _lp(nonce.encode()))
+                           nonce: str, *, aggregator_id: str, deployment: str,
+                           k_min: int) -> bytes:
+    """What a client signs for one update.
+
+    Besides the update itself it names where the update may be summed, so that nobody
+    can reuse the signature elsewhere: ``aggregator_id`` (the aggregator it was sent to),
+    ``deployment`` (the key authority's signing-key fingerprint, which the client pins)
+    and ``k_min`` (the smallest number of clients, itself included, whose sum the client
+    consents to have decrypted). The key authority recomputes this message from the
+    requesting aggregator's identity, its own fingerprint and the requested K_min, so an
+    aggregator can neither present the update under another identity nor lower K_min.
+    """
+    return (_lp(b"zkflpq/v2/update") + _lp(client_id.encode()) + _lp(aggregator_id.encode())
+            + _lp(deployment.encode()) + struct.pack(">Q", round_id)
+            + struct.pack(">Q", k_min) + _lp(digest) + struct.pack(">q", timestamp)
+            + _lp(nonce.encode()))
 
 
 def request_signing_message(method: str, path: str, client_id: str, timestamp: int, nonce: str,

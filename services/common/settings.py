@@ -32,6 +32,19 @@ class ServiceSettings(BaseSettings):
                                 description="upload size limit (413 above it)")
     timestamp_window_s: int = Field(default=300, ge=1,
                                     description="accepted clock skew of signed requests")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=3600,
+        description="a connection whose request line and headers are not complete this many "
+                    "seconds after it opened (or after its previous response) is closed "
+                    "(408 if it sent part of a request)")
+    body_timeout_s: float = Field(
+        default=120.0, gt=0,
+        description="an upload's whole body must arrive within this many seconds of its "
+                    "headers: 408 body_timeout and the connection is closed")
+    max_uploads_per_sender: int = Field(
+        default=2, ge=1, le=10_000,
+        description="concurrent uploads (update submissions, decryption requests) per "
+                    "sender; more get 429 too_many_uploads before their body is read")
     kem: Literal["xwing", "mlkem768"] = "xwing"
 
 
@@ -65,3 +78,5 @@ class KeyAuthoritySettings(ServiceSettings):
     min_clients: int = Field(default=2, ge=1,
                              description="floor on K_min whatever the aggregator asks for")
     max_body_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    body_timeout_s: float = Field(default=600.0, gt=0,
+                                  description="decryption requests are up to 1 GiB")

@@ -1,7 +1,9 @@
 """Key-authority storage: its own SQLite database (or ``ZKFLPQ_DATABASE_URL``).
 
-``decryptions`` has ``UNIQUE(aggregator_id, round_id)``: the claim row is committed before
-anything is decrypted, so a round is decrypted at most once even across restarts; an
+``decryptions`` has ``UNIQUE(aggregator_id, round_id)`` and ``summed_ciphertexts`` has the
+SHA3 of every ciphertext ever summed as primary key; both are claimed in one transaction
+before anything is decrypted, so a round is decrypted at most once and a ciphertext
+enters at most one decryption, even across restarts and aggregator identities; an
 identical request (same set of signed updates) gets the stored result back.
 """
 
@@ -53,6 +55,14 @@ class KaDecryption(Base):
     signature: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class KaSummedCiphertext(Base):
+    """One row per ciphertext ever included in a decryption (primary key: its SHA3)."""
+
+    __tablename__ = "ka_summed_ciphertexts"
+    ct_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    decryption_id: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class KaNonce(Base):
@@ -130,25 +140,35 @@ class KaStore:
             return int(getattr(res, "rowcount", 0) or 0)
 
     def claim_round(self, aggregator_id: str, round_id: int, request_digest: str,
-                    client_ids: list[str]) -> tuple[str, dict[str, Any] | None]:
-        """("claimed", None) | ("same", row) for an identical earlier request |
-        ("other", row) when the round was already decrypted for different inputs."""
+                    client_ids: list[str], ct_hashes: list[str]
+                    ) -> tuple[str, dict[str, Any] | None]:
+        """Claim the round and its ciphertexts in one transaction.
+
+        ("claimed", None) | ("same", row) for an identical earlier request |
+        ("other", row) when the round was already decrypted for different inputs |
+        ("reused", None) when a ciphertext is already part of another decryption."""
         with self.Session() as s:
-            s.add(KaDecryption(aggregator_id=aggregator_id, round_id=round_id,
+            row = KaDecryption(aggregator_id=aggregator_id, round_id=round_id,
                                request_digest=request_digest, n_summed=len(client_ids),
-                               client_ids=json.dumps(client_ids), created_at=time.time()))
+                               client_ids=json.dumps(client_ids), created_at=time.time())
+            s.add(row)
             try:
+                s.flush()
+                s.add_all(KaSummedCiphertext(ct_hash=h, decryption_id=row.id)
+                          for h in ct_hashes)
                 s.commit()
                 return "claimed", None
             except IntegrityError:
                 s.rollback()
-            row = s.scalars(select(KaDecryption).where(
+            prior = s.scalars(select(KaDecryption).where(
                 KaDecryption.aggregator_id == aggregator_id,
-                KaDecryption.round_id == round_id)).one()
-            doc = {"request_digest": row.request_digest, "n_summed": row.n_summed,
-                   "result": row.result, "signature": row.signature,
-                   "client_ids": json.loads(row.client_ids)}
-            return ("same" if row.request_digest == request_digest else "other"), doc
+                KaDecryption.round_id == round_id)).one_or_none()
+            if prior is None:
+                return "reused", None
+            doc = {"request_digest": prior.request_digest, "n_summed": prior.n_summed,
+                   "result": prior.result, "signature": prior.signature,
+                   "client_ids": json.loads(prior.client_ids)}
+            return ("same" if prior.request_digest == request_digest else "other"), doc
 
     def finish_round(self, aggregator_id: str, round_id: int, result: bytes,
                      result_digest: str, signature: bytes) -> None:

@@ -1,12 +1,16 @@
 """Key authority: holds the BFV secret key; decrypts only sums it recomputes itself from at
-least ``K_min`` ciphertexts, each signed by a distinct enrolled client, at most once per
-(aggregator, round); appends every decision to a hash-chained audit log.
+least ``max(K_min, min_clients)`` ciphertexts, each signed by a distinct enrolled client
+for this deployment, the requesting aggregator, the round and that K_min; at most once per
+(aggregator, round), and each ciphertext in at most one decryption ever, whoever asks;
+appends every decision to a hash-chained audit log. The privacy claim this implements is
+written in ``proofs/key-authority-privacy.md``.
 
 Refusals (all 4xx, sealed once the request is opened):
 ``not_enrolled`` 403 (unknown aggregator), ``bad_signature`` 422 (aggregator signature, or
 a client signature — e.g. a tampered ciphertext), ``unknown_client`` 422,
 ``duplicate_client`` 422, ``too_few_clients`` 422, ``malformed`` 422,
-``wrong_params`` 422, ``stale_timestamp``/``replay`` 422, ``already_decrypted`` 409.
+``wrong_params`` 422, ``stale_timestamp``/``replay`` 422, ``already_decrypted`` 409,
+``ciphertext_reused`` 409.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from zkflpq.bfv import (
     keygen,
     sum_ciphertexts,
 )
-from zkflpq.pq import SignatureError, VerifyKey, fingerprint
+from zkflpq.pq import DecodeError, SignatureError, VerifyKey, fingerprint
 
 from .. import PROTOCOL_VERSION
 from ..aggregator.ka_client import parts_digest
@@ -52,6 +56,7 @@ from ..common.keys import (
     load_or_create_signing,
     write_secret_text,
 )
+from ..common.limits import UploadSlots, admit_upload
 from ..common.protocol import (
     CTX_BFV_KEY,
     CTX_KA_REQUEST,
@@ -137,6 +142,7 @@ class KeyAuthorityService:
         self.decryptions = Counter("zkflpq_ka_decryptions_total", "decryption requests",
                                    ["outcome"], registry=registry)
         self._pruner: asyncio.Task[None] | None = None
+        self.uploads = UploadSlots(settings.max_uploads_per_sender)
         self.decrypt_seconds = Histogram("zkflpq_ka_decrypt_seconds",
                                          "verify + sum + decrypt time", registry=registry)
 
@@ -178,7 +184,7 @@ class KeyAuthorityService:
     async def enrol_client(self, public_key_b64: str, label: str) -> dict[str, Any]:
         try:
             vk = VerifyKey.from_bytes(b64d(public_key_b64))
-        except ValueError as exc:
+        except (ValueError, DecodeError) as exc:  # KeyLengthError is both
             raise ApiError(422, "malformed", f"public_key: {exc}") from None
         cid = client_id_for(vk)
         try:
@@ -192,7 +198,7 @@ class KeyAuthorityService:
     async def enrol_aggregator(self, aggregator_id: str, public_key_b64: str) -> dict[str, Any]:
         try:
             vk = VerifyKey.from_bytes(b64d(public_key_b64))
-        except ValueError as exc:
+        except (ValueError, DecodeError) as exc:  # KeyLengthError is both
             raise ApiError(422, "malformed", f"public_key: {exc}") from None
         try:
             created = await to_thread.run_sync(self.store.enrol_aggregator, aggregator_id,
@@ -228,12 +234,28 @@ class KeyAuthorityService:
 
     # -- decryption --------------------------------------------------------------------------
     async def decrypt_request(self, request: Request) -> Response:
-        body = await read_body(request, self.settings.max_body_bytes)
-        sender, ts = sender_headers(request)
-        raw_vk = await to_thread.run_sync(self.store.aggregator_key, sender)
-        if raw_vk is None:
-            self.decryptions.labels("not_enrolled").inc()
-            raise ApiError(403, "not_enrolled", "unknown aggregator")
+        """Admit the aggregator (401/403/429, body unread), then read the body and decrypt."""
+        keys: dict[str, bytes] = {}
+
+        async def enrolled(aggregator_id: str) -> bool:
+            raw = await to_thread.run_sync(self.store.aggregator_key, aggregator_id)
+            if raw is None:
+                self.decryptions.labels("not_enrolled").inc()
+                return False
+            keys[aggregator_id] = raw
+            return True
+
+        sender = await admit_upload(request, self.uploads, enrolled, "unknown aggregator")
+        try:
+            body = await read_body(request, self.settings.max_body_bytes,
+                                   self.settings.body_timeout_s)
+            return await self._decrypt_body(request, sender, keys[sender], body)
+        finally:
+            self.uploads.release(sender)
+
+    async def _decrypt_body(self, request: Request, sender: str, raw_vk: bytes,
+                            body: bytes) -> Response:
+        _sender, ts = sender_headers(request)
         plaintext = await to_thread.run_sync(
             lambda: open_sealed_body(request, self.kem_sk, sender, ts, body))
         t0 = time.perf_counter()
@@ -314,20 +336,32 @@ class KeyAuthorityService:
             raise ApiError(422, "too_few_clients",
                            f"{len(parsed)} signed ciphertext(s), at least {need} required")
         keys = self.store.client_keys([p[0] for p in parsed])
+        unknown = sorted(p[0] for p in parsed if p[0] not in keys)
+        if unknown:
+            # All of them at once: the aggregator leaves them out and asks again.
+            raise ApiError(422, "unknown_client",
+                           f"{len(unknown)} client(s) not enrolled here: {', '.join(unknown)}",
+                           extra={"client_ids": unknown})
+        deployment = fingerprint(self.signing_key)
         digests = []
+        ct_hashes = []
         for cid, ets, enonce, proof_hash, ct, sig in parsed:
-            raw = keys.get(cid)
-            if raw is None:
-                raise ApiError(422, "unknown_client", f"client {cid} is not enrolled here")
-            digest = update_digest_from_hashes(sha3(ct), proof_hash)
+            ct_hash = sha3(ct)
+            digest = update_digest_from_hashes(ct_hash, proof_hash)
+            # Recomputed from the requester's identity, this key authority's fingerprint
+            # and the requested K_min: a signature made for another aggregator, another
+            # deployment or a larger K_min does not verify.
+            message = update_signing_message(cid, round_id, digest, ets, enonce,
+                                             aggregator_id=agg_id, deployment=deployment,
+                                             k_min=k_min)
             try:
-                VerifyKey.from_bytes(raw).verify(
-                    sig, update_signing_message(cid, round_id, digest, ets, enonce), CTX_UPDATE)
+                VerifyKey.from_bytes(keys[cid]).verify(sig, message, CTX_UPDATE)
             except SignatureError:
                 raise ApiError(422, "bad_signature",
                                f"client {cid}'s signature does not cover this ciphertext "
                                "(tampered or substituted)") from None
             digests.append((cid, digest.hex()))
+            ct_hashes.append(ct_hash.hex())
         request_digest = sha3(json.dumps({"aggregator_id": agg_id, "round_id": round_id,
                                           "d": d, "updates": sorted(digests)},
                                          sort_keys=True).encode())
@@ -346,10 +380,15 @@ class KeyAuthorityService:
             cts.append(c)
 
         outcome, prior = self.store.claim_round(agg_id, round_id, request_digest.hex(),
-                                                client_ids)
+                                                client_ids, ct_hashes)
         if outcome == "other":
             raise ApiError(409, "already_decrypted",
                            f"round {round_id} of {agg_id} was already decrypted")
+        if outcome == "reused":
+            # Differencing: two sums sharing ciphertexts reveal their difference.
+            raise ApiError(409, "ciphertext_reused",
+                           "a ciphertext in this request was already part of another "
+                           "decryption; each update is decrypted at most once, in one sum")
         if outcome == "same" and prior is not None and prior["result"] is not None:
             sum_bytes = prior["result"]
             n = prior["n_summed"]

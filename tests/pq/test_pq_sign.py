@@ -13,6 +13,8 @@ from zkflpq.pq import (
     DecodeError,
     KemAlgorithm,
     KemPrivateKey,
+    KemPublicKey,
+    KeyLengthError,
     SignatureError,
     SigningKey,
     VerifyKey,
@@ -109,6 +111,29 @@ def test_malformed_signing_key(length: int) -> None:
 def test_malformed_verify_key(length: int) -> None:
     with pytest.raises(DecodeError):
         VerifyKey.from_bytes(bytes(length))
+
+
+KEY_DECODERS = [
+    ("ML-DSA-65 verify key", VerifyKey.from_bytes, sign.PUBLIC_KEY_SIZE),
+    ("ML-DSA-65 seed", SigningKey.from_bytes, sign.PRIVATE_KEY_SIZE),
+    ("X-Wing public key", lambda b: KemPublicKey.from_bytes(KemAlgorithm.XWING, b), 1216),
+    ("X-Wing seed", lambda b: KemPrivateKey.from_bytes(KemAlgorithm.XWING, b), 32),
+    ("ML-KEM-768 public key", lambda b: KemPublicKey.from_bytes(KemAlgorithm.MLKEM768, b),
+     1184),
+    ("ML-KEM-768 seed", lambda b: KemPrivateKey.from_bytes(KemAlgorithm.MLKEM768, b), 64),
+]
+
+
+@pytest.mark.parametrize(("name", "decode", "size"), KEY_DECODERS, ids=[k[0] for k in KEY_DECODERS])
+def test_wrong_length_key_raises_key_length_error(name: str, decode: object, size: int) -> None:
+    """A wrong-length key is a typed error that is also a ValueError (issue #13 item 7)."""
+    for length in (0, 1, size - 1, size + 1):
+        with pytest.raises(KeyLengthError) as info:
+            decode(b"\x01" * length)  # type: ignore[operator]
+        err = info.value
+        assert isinstance(err, ValueError) and isinstance(err, DecodeError)
+        assert (err.expected, err.actual) == (size, length)
+        assert f"{size} bytes" in str(err)
 
 
 def test_fingerprints(signing_key: SigningKey) -> None:

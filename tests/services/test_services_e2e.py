@@ -266,7 +266,9 @@ def test_kill_aggregator_mid_round_keeps_acknowledged_updates(dep: Any, clients:
 def _envelope(c: AggregatorClient, cfg: dict[str, Any], **kw: Any) -> tuple[bytes, int]:
     ct, proof, _ = update_for(c, cfg, seed=kw.pop("seed", 1))
     ts = kw.pop("ts", now())
-    return c.signed_update(kw.pop("round_id", cfg["round_id"]), ct, proof, timestamp=ts), ts
+    # k_min given: the wrong-round cases sign for rounds the client cannot look up
+    return c.signed_update(kw.pop("round_id", cfg["round_id"]), ct, proof, timestamp=ts,
+                           k_min=cfg["k_min"]), ts
 
 
 def test_transport_and_auth_rejections(dep: Any, clients: Any) -> None:

@@ -52,8 +52,11 @@ def ka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     dep.stop()
 
 
-def rows_for(ka: dict[str, Any], round_id: int, which: list[int], seed: int = 0
+def rows_for(ka: dict[str, Any], round_id: int, which: list[int], seed: int = 0,
+             k_min: int = 2, agg_id: str | None = None
              ) -> tuple[list[AcceptedRow], np.ndarray]:
+    """Updates of clients ``which``, each signed as the client agent signs one: for
+    ``agg_id`` (default: the enrolled aggregator), this key authority and ``k_min``."""
     info = ka["client"].info
     params = info.params
     k = -(-D // params.n)
@@ -68,7 +71,8 @@ def rows_for(ka: dict[str, Any], round_id: int, which: list[int], seed: int = 0
         ts, nonce = now(), new_nonce()
         cid = ka["ids"][i]
         sig = ka["keys"][i].sign(update_signing_message(
-            cid, round_id, update_digest_from_hashes(sha3(ct), proof_hash), ts, nonce),
+            cid, round_id, update_digest_from_hashes(sha3(ct), proof_hash), ts, nonce,
+            aggregator_id=agg_id or ka["agg_id"], deployment=info.fingerprint, k_min=k_min),
             CTX_UPDATE)
         rows.append(AcceptedRow(round_id=round_id, client_id=cid, idem_key="x",
                                 ciphertexts=ct, proof_hash=proof_hash.hex(), timestamp=ts,
@@ -106,13 +110,15 @@ def test_decrypts_the_sum_once_per_round(ka: dict[str, Any]) -> None:
 
 
 def test_refuses_fewer_than_k_min(ka: dict[str, Any]) -> None:
-    rows, _ = rows_for(ka, 1002, [0, 1])
-    e = refused(ka, 1002, rows, k_min=3)
+    rows3, _ = rows_for(ka, 1002, [0, 1], k_min=3)
+    e = refused(ka, 1002, rows3, k_min=3)
     assert e.status == 422 and e.reason == "too_few_clients"
-    # the key authority's own floor (2) holds whatever K_min the aggregator asks for
-    e = refused(ka, 1002, rows[:1], k_min=1)
+    # the key authority's own floor (2) holds whatever K_min the clients signed
+    rows1, _ = rows_for(ka, 1002, [0], k_min=1)
+    e = refused(ka, 1002, rows1, k_min=1)
     assert e.status == 422 and e.reason == "too_few_clients"
     # a refusal does not burn the round's decryption
+    rows, _ = rows_for(ka, 1002, [0, 1])
     vec, info = decrypt(ka, 1002, rows, k_min=2)
     assert info["n_summed"] == 2
 

@@ -113,7 +113,7 @@ class ClientAgent:
 
             phase("sign, seal, submit")
             t = time.perf_counter()
-            result = c.submit(round_id, ct, proof)
+            result = c.submit(round_id, ct, proof, k_min=int(cfg["k_min"]))
             timings["submit_ms"] = _ms(t)
         return RoundReport(round_id, c.client_id or "", result, norm, clipped, timings,
                            len(ct), len(proof))

@@ -118,8 +118,14 @@ class AggregatorClient:
                  client_id: str | None = None, aggregator_fingerprint: str | None = None,
                  key_authority_fingerprint: str | None = None,
                  timeout: float | httpx.Timeout = 60.0, retry: RetryPolicy | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, min_k_min: int = 2) -> None:
+        """``min_k_min`` (>= 1) is this client's own floor on a round's K_min: it refuses to
+        sign an update for a round whose sum could be decrypted with fewer clients."""
+        if min_k_min < 1:
+            raise ValueError("min_k_min must be at least 1")
         self.url = url.rstrip("/")
+        self.min_k_min = min_k_min
+        self._round_k_min: dict[int, int] = {}
         self.signing_key = signing_key
         if client_id is None and signing_key is not None:
             from services.common.protocol import client_id_for
@@ -250,10 +256,25 @@ class AggregatorClient:
 
     # -- API -------------------------------------------------------------------------------
     def current_round(self) -> dict[str, Any]:
-        return self._signed_get("/v1/rounds/current").meta
+        return self._remember(self._signed_get("/v1/rounds/current").meta)
 
     def round_status(self, round_id: int) -> dict[str, Any]:
-        return self._signed_get(f"/v1/rounds/{round_id}").meta
+        return self._remember(self._signed_get(f"/v1/rounds/{round_id}").meta)
+
+    def _remember(self, meta: dict[str, Any]) -> dict[str, Any]:
+        rid, k_min = meta.get("round_id"), meta.get("k_min")
+        if isinstance(rid, int) and isinstance(k_min, int):
+            self._round_k_min[rid] = k_min
+        return meta
+
+    def round_k_min(self, round_id: int) -> int:
+        """The round's K_min as the aggregator announced it (fetched once per round)."""
+        if round_id not in self._round_k_min:
+            self.round_status(round_id)
+        try:
+            return self._round_k_min[round_id]
+        except KeyError:
+            raise ProtocolError(200, "bad_response", "round status has no k_min") from None
 
     def model(self, round_id: int, stage: str = "start") -> tuple[np.ndarray, dict[str, Any]]:
         path = f"/v1/rounds/{round_id}/model" + ("?stage=result" if stage == "result" else "")
@@ -262,17 +283,30 @@ class AggregatorClient:
         return decode_float_vector(env.part("model"), d), env.meta
 
     def signed_update(self, round_id: int, ciphertexts: bytes, proof: bytes,
-                      timestamp: int | None = None, nonce: str | None = None) -> bytes:
-        """The update envelope (signed once; every retry re-seals these same bytes)."""
+                      timestamp: int | None = None, nonce: str | None = None,
+                      k_min: int | None = None) -> bytes:
+        """The update envelope (signed once; every retry re-seals these same bytes).
+
+        The signature names this aggregator, the pinned key authority and the round's
+        K_min (:func:`services.common.protocol.update_signing_message`); a K_min below
+        ``min_k_min`` is refused before anything is signed."""
         if self.signing_key is None:
             raise ProtocolError(0, "no_identity", "a signing key is required")
+        p = self.params()
+        k_min = self.round_k_min(round_id) if k_min is None else k_min
+        if k_min < self.min_k_min:
+            raise ProtocolError(0, "k_min_too_low",
+                                f"round {round_id} has K_min = {k_min}; this client requires "
+                                f"at least {self.min_k_min} clients in every decrypted sum")
         ts = now() if timestamp is None else timestamp
         nonce = nonce or new_nonce()
         digest = update_digest(ciphertexts, proof)
-        sig = self.signing_key.sign(
-            update_signing_message(self._cid(), round_id, digest, ts, nonce), CTX_UPDATE)
+        sig = self.signing_key.sign(update_signing_message(
+            self._cid(), round_id, digest, ts, nonce, aggregator_id=p.aggregator_id,
+            deployment=p.key_authority_vk.fingerprint(), k_min=k_min), CTX_UPDATE)
         return encode_envelope({"client_id": self._cid(), "round_id": round_id,
-                                "timestamp": ts, "nonce": nonce, "digest": digest.hex()},
+                                "timestamp": ts, "nonce": nonce, "digest": digest.hex(),
+                                "k_min": k_min},
                                {"ciphertexts": ciphertexts, "proof": proof, "signature": sig})
 
     def submit_envelope(self, round_id: int, envelope: bytes, timestamp: int
@@ -293,9 +327,10 @@ class AggregatorClient:
                                 meta, attempts, time.perf_counter() - t0,
                                 bytes_sent=len(envelope))
 
-    def submit(self, round_id: int, ciphertexts: bytes, proof: bytes) -> SubmissionResult:
+    def submit(self, round_id: int, ciphertexts: bytes, proof: bytes,
+               k_min: int | None = None) -> SubmissionResult:
         ts = now()
-        envelope = self.signed_update(round_id, ciphertexts, proof, timestamp=ts)
+        envelope = self.signed_update(round_id, ciphertexts, proof, timestamp=ts, k_min=k_min)
         return self.submit_envelope(round_id, envelope, ts)
 
 

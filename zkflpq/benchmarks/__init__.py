@@ -20,7 +20,7 @@ __all__ = ["machine_info", "median_time", "pin_to_one_core"]
 
 @contextmanager
 def pin_to_one_core() -> Iterator[int | None]:
-    """Pin this process to its first allowed CPU for the block; yields the CPU (None if unsupported).
+    """Pin this process to its first allowed CPU for the block; yields it (None: unsupported).
 
     Everything is restored on exit: CPU affinity, numba's thread count and the process
     environment. Our kernels are serial (no `parallel=True`), so numba's thread pool is
@@ -52,7 +52,7 @@ def _hold_numba_threads(restore: ExitStack) -> None:
 
     if not parallel._is_initialized:  # launching it here would only add threads
         return
-    launched = config.NUMBA_NUM_THREADS
+    launched = int(config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # set at import
     if "NUMBA_NUM_THREADS" not in os.environ:
         os.environ["NUMBA_NUM_THREADS"] = str(launched)
         restore.callback(os.environ.pop, "NUMBA_NUM_THREADS", None)

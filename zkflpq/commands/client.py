@@ -22,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--aggregator-url", required=True)
     r.add_argument("--key", type=Path, required=True, help="client.sig")
     r.add_argument("--aggregator-fingerprint", default=None)
-    r.add_argument("--key-authority-fingerprint", default=None)
+    r.add_argument("--key-authority-fingerprint", default=None,
+                   help="pin the key authority (its signing-key fingerprint); every update "
+                        "is signed for this key authority only")
+    r.add_argument("--min-k-min", type=int, default=2,
+                   help="refuse rounds whose K_min (clients in every decrypted sum) is "
+                        "lower (default 2)")
     r.add_argument("--rounds", type=int, default=1, help="rounds to take part in")
     r.add_argument("--data", default="synthetic:0/5",
                    help="synthetic:I/N (shard I of N of the synthetic medical set) or an .npz "
@@ -102,7 +107,8 @@ def _run(args: argparse.Namespace) -> int:
     last_round = None
     with AggregatorClient(args.aggregator_url, signing_key=sk, timeout=args.timeout,
                           aggregator_fingerprint=args.aggregator_fingerprint,
-                          key_authority_fingerprint=args.key_authority_fingerprint) as client:
+                          key_authority_fingerprint=args.key_authority_fingerprint,
+                          min_k_min=args.min_k_min) as client:
         agent = ClientAgent(client, train, progress=not args.no_progress)
         while done < args.rounds:
             try:

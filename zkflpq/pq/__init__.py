@@ -8,7 +8,14 @@ import any other part of :mod:`zkflpq`.
 
 from __future__ import annotations
 
-from .errors import DecodeError, KeyFilePermissionError, PqError, SealError, SignatureError
+from .errors import (
+    DecodeError,
+    KeyFilePermissionError,
+    KeyLengthError,
+    PqError,
+    SealError,
+    SignatureError,
+)
 from .fingerprints import fingerprint
 from .kem import KemAlgorithm, KemPrivateKey, KemPublicKey, encapsulate
 from .keyfile import AnyKey, KeyKind, decode_key, encode_key, load_key, save_key
@@ -23,6 +30,7 @@ __all__ = [
     "KemPublicKey",
     "KeyFilePermissionError",
     "KeyKind",
+    "KeyLengthError",
     "PqError",
     "ResponseKey",
     "SealError",

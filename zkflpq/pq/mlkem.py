@@ -17,7 +17,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric import mlkem as _mlkem
 
 from ._util import as_bytes
-from .errors import DecodeError
+from .errors import DecodeError, KeyLengthError
 
 __all__ = [
     "CIPHERTEXT_SIZE",
@@ -51,7 +51,8 @@ class MLKEM768PublicKey:
         """
         data = as_bytes(data, "public key")
         if len(data) != PUBLIC_KEY_SIZE:
-            raise DecodeError(f"ML-KEM-768 public key must be {PUBLIC_KEY_SIZE} bytes")
+            raise KeyLengthError(f"ML-KEM-768 public key must be {PUBLIC_KEY_SIZE} bytes",
+                                 expected=PUBLIC_KEY_SIZE, actual=len(data))
         try:
             return cls(_mlkem.MLKEM768PublicKey.from_public_bytes(data))
         except ValueError as exc:
@@ -84,7 +85,8 @@ class MLKEM768PrivateKey:
         """Deterministic ML-KEM.KeyGen_internal(d, z) from the 64-byte seed ``d || z``."""
         seed = as_bytes(seed, "seed")
         if len(seed) != PRIVATE_KEY_SIZE:
-            raise DecodeError(f"ML-KEM-768 seed must be {PRIVATE_KEY_SIZE} bytes")
+            raise KeyLengthError(f"ML-KEM-768 seed must be {PRIVATE_KEY_SIZE} bytes",
+                                 expected=PRIVATE_KEY_SIZE, actual=len(seed))
         try:
             return cls(_mlkem.MLKEM768PrivateKey.from_seed_bytes(seed))
         except ValueError as exc:  # pragma: no cover - length is checked above

@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import mldsa as _mldsa
 
 from ._util import as_bytes, sha3_256
-from .errors import DecodeError, SignatureError
+from .errors import DecodeError, KeyLengthError, SignatureError
 
 __all__ = [
     "MAX_CONTEXT_SIZE",
@@ -69,10 +69,12 @@ class VerifyKey:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> VerifyKey:
-        """Decode a 1952-byte verification key; :class:`DecodeError` if malformed."""
+        """Decode a 1952-byte verification key; :class:`KeyLengthError` (a
+        :class:`DecodeError` and a ``ValueError``) for any other length."""
         data = as_bytes(data, "verify key")
         if len(data) != PUBLIC_KEY_SIZE:
-            raise DecodeError(f"ML-DSA-65 public key must be {PUBLIC_KEY_SIZE} bytes")
+            raise KeyLengthError(f"ML-DSA-65 public key must be {PUBLIC_KEY_SIZE} bytes",
+                                 expected=PUBLIC_KEY_SIZE, actual=len(data))
         try:
             return cls(_mldsa.MLDSA65PublicKey.from_public_bytes(data))
         except ValueError as exc:  # pragma: no cover - every 1952-byte string decodes
@@ -136,7 +138,8 @@ class SigningKey:
         """ML-DSA.KeyGen_internal (FIPS 204 Algorithm 6) from the 32-byte seed ξ."""
         data = as_bytes(data, "signing key")
         if len(data) != PRIVATE_KEY_SIZE:
-            raise DecodeError(f"ML-DSA-65 seed must be {PRIVATE_KEY_SIZE} bytes")
+            raise KeyLengthError(f"ML-DSA-65 seed must be {PRIVATE_KEY_SIZE} bytes",
+                                 expected=PRIVATE_KEY_SIZE, actual=len(data))
         try:
             return cls(_mldsa.MLDSA65PrivateKey.from_seed_bytes(data))
         except ValueError as exc:  # pragma: no cover - length is checked above

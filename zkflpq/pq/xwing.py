@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
 )
 
 from ._util import as_bytes, sha3_256, shake256
-from .errors import DecodeError
+from .errors import DecodeError, KeyLengthError
 
 __all__ = [
     "CIPHERTEXT_SIZE",
@@ -88,7 +88,8 @@ class XWingPublicKey:
         """
         data = as_bytes(data, "public key")
         if len(data) != PUBLIC_KEY_SIZE:
-            raise DecodeError(f"X-Wing public key must be {PUBLIC_KEY_SIZE} bytes")
+            raise KeyLengthError(f"X-Wing public key must be {PUBLIC_KEY_SIZE} bytes",
+                                 expected=PUBLIC_KEY_SIZE, actual=len(data))
         pk_m_bytes, pk_x = data[:_PK_M_SIZE], data[_PK_M_SIZE:]
         try:
             pk_m = _mlkem.MLKEM768PublicKey.from_public_bytes(pk_m_bytes)
@@ -136,7 +137,8 @@ class XWingPrivateKey:
         """GenerateKeyPairDerand (§5.2.1) from a 32-byte decapsulation key."""
         seed = as_bytes(seed, "seed")
         if len(seed) != PRIVATE_KEY_SIZE:
-            raise DecodeError(f"X-Wing private key must be {PRIVATE_KEY_SIZE} bytes")
+            raise KeyLengthError(f"X-Wing private key must be {PRIVATE_KEY_SIZE} bytes",
+                                 expected=PRIVATE_KEY_SIZE, actual=len(seed))
         return cls(seed)
 
     from_bytes = from_seed

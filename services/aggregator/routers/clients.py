@@ -13,10 +13,15 @@ from .deps import admin, service
 router = APIRouter(tags=["clients"], dependencies=[Depends(admin)])
 
 
+# padded base64url (the decoder further requires the canonical encoding)
+B64URL_PATTERN = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?$"
+
+
 class EnrolRequest(BaseModel):
-    public_key: str = Field(..., max_length=4096,
+    public_key: str = Field(..., max_length=4096, pattern=B64URL_PATTERN,
                             description="base64url ML-DSA-65 public key (1952 bytes)")
-    label: str = Field("", max_length=200)
+    label: str = Field("", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
+                       description="free text, no control characters")
 
 
 class EnrolResponse(BaseModel):

@@ -17,17 +17,28 @@ router = APIRouter(tags=["rounds"])
 RoundId = Path(..., ge=1, le=2**31 - 1)
 
 
+MAX_D = 100_000_000
+MAX_DEADLINE_S = 366 * 86400  # a round open for more than a year is a typo
+
+
 class ModelIn(BaseModel):
-    d: int = Field(..., ge=1, le=100_000_000, description="parameter count")
+    d: int = Field(..., ge=1, le=MAX_D, description="parameter count")
     layout: str = Field("", max_length=1_000_000, description="layout JSON (opaque)")
-    vector: str = Field(..., description="base64url float32 little-endian, d values")
+    vector: str = Field(..., max_length=4 * -(-4 * MAX_D // 3),
+                        description="base64url float32 little-endian, d values")
 
 
 class OpenRoundRequest(BaseModel):
-    tau: float = Field(..., gt=0, description="L2 clipping norm τ")
-    scale: float = Field(65536.0, gt=0, description="fixed-point scale; B = floor(τ·scale)")
+    """Every number is finite (JSON ``Infinity``/``NaN`` → 422) and in a sane range; the
+    parameter set further requires 1 <= B = floor(τ·scale) < t/2 (422 invalid_params)."""
+
+    tau: float = Field(..., gt=0, le=1e9, allow_inf_nan=False,
+                       description="L2 clipping norm τ")
+    scale: float = Field(65536.0, gt=0, le=2.0**53, allow_inf_nan=False,
+                         description="fixed-point scale; B = floor(τ·scale)")
     k_min: int = Field(2, ge=1, le=1_000_000)
-    deadline_s: float | None = Field(None, gt=0)
+    deadline_s: float | None = Field(None, gt=0, le=MAX_DEADLINE_S, allow_inf_nan=False,
+                                     description="seconds from now until submissions close")
     model: ModelIn | None = Field(None, description="initial model (default: the last "
                                   "published one)")
 

@@ -28,14 +28,22 @@ aggregators = APIRouter(tags=["aggregators"], dependencies=[Depends(admin)])
 decryptions = APIRouter(tags=["decryptions"])
 
 
+# padded base64url (the decoder further requires the canonical encoding)
+B64URL_PATTERN = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?$"
+
+
 class EnrolRequest(BaseModel):
-    public_key: str = Field(..., max_length=4096, description="base64url ML-DSA-65 key")
-    label: str = Field("", max_length=200)
+    public_key: str = Field(..., max_length=4096, pattern=B64URL_PATTERN,
+                            description="base64url ML-DSA-65 key (1952 bytes)")
+    label: str = Field("", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
+                       description="free text, no control characters")
 
 
 class AggregatorEnrolRequest(BaseModel):
-    aggregator_id: str = Field(..., min_length=1, max_length=128)
-    public_key: str = Field(..., max_length=4096, description="base64url ML-DSA-65 key")
+    aggregator_id: str = Field(..., min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
+                               description="visible ASCII (it travels in a header)")
+    public_key: str = Field(..., max_length=4096, pattern=B64URL_PATTERN,
+                            description="base64url ML-DSA-65 key (1952 bytes)")
 
 
 @params.get("/v1/params", summary="parameter set, BFV public key + signature, KEM and "
