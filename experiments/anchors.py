@@ -12,6 +12,9 @@ OpenFHE: see :mod:`experiments.openfhe_anchor` (separate Python 3.10 environment
 
     python -m experiments.anchors              # → paper_results/anchors/results.json
     python -m experiments.anchors --quick --out /tmp/x
+
+``--quick`` (5 samples instead of 51) is a smoke test: ``"smoke_test": true`` in
+``results.json``, and the table and the printed summary say so.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import DEFAULT_OUT, add_common_args, machine_info, write_json
+from .common import (
+    DEFAULT_OUT,
+    SMOKE_LABEL,
+    add_common_args,
+    machine_info,
+    smoke_banner,
+    write_json,
+)
 
 __all__ = ["measure_tenseal", "run", "main"]
 
@@ -60,6 +70,8 @@ def run(quick: bool, out: Path, *, log=print) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     repeat = 5 if quick else 51
+    if quick:
+        log(f"[anchors] {SMOKE_LABEL}")
     with pin_to_one_core():
         ours = measure(repeat, tenseal=False)
         try:
@@ -88,6 +100,7 @@ def run(quick: bool, out: Path, *, log=print) -> dict[str, Any]:
     openfhe = probe()
     results = {
         "mode": "quick" if quick else "full",
+        "smoke_test": quick,
         "repeat": repeat,
         "zkflpq_bfv": {k: ours[k] for k in ("params", "ntt_us", "encrypt_ms", "add_ms",
                                             "decrypt_ms", "ciphertext_bytes", "exact")},
@@ -104,7 +117,8 @@ def run(quick: bool, out: Path, *, log=print) -> dict[str, Any]:
     }
     write_json(out / "results.json", results)
     (out / "table.md").write_text(table_markdown(results))
-    log(f"[anchors] wrote {out}/results.json ({results['elapsed_s']:.1f} s)")
+    log(f"[anchors] wrote {out}/results.json ({results['elapsed_s']:.1f} s)"
+        + (f" — {SMOKE_LABEL}" if quick else ""))
     return results
 
 
@@ -114,7 +128,9 @@ def table_markdown(r: dict[str, Any]) -> str:
     def f(x: Any, d: int = 3) -> str:
         return "n/a" if x is None else f"{x:.{d}f}"
 
-    lines = ["| BFV, N = 4096, one core | zkflpq (ours) | TenSEAL " +
+    smoke = bool(r.get("smoke_test"))
+    lines = [*([smoke_banner(smoke).rstrip("\n"), ""] if smoke else []),
+             "| BFV, N = 4096, one core | zkflpq (ours) | TenSEAL " +
              (t["version"] if t else "") + " |", "|---|---|---|"]
     for key, label in (("encrypt_ms", "encrypt one ciphertext (ms)"),
                        ("add_ms", "add two ciphertexts (ms)"),

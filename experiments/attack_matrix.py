@@ -19,6 +19,10 @@ rejected, backdoor success (backdoor only), mean L2 norm of the malicious update
 
     python -m experiments.attack_matrix            # full → paper_results/attacks/
     python -m experiments.attack_matrix --quick --out /tmp/a
+
+``--quick`` (INSECURE_N256, tiny model, 3 rounds, 5 attacks) is a smoke test of the code
+path: ``"smoke_test": true`` in ``results.json``, and the table, the figure and the
+printed summary say so; its verdicts show the mechanics work, they are not findings.
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import DEFAULT_OUT, add_common_args, machine_info, write_json
+from .common import (
+    DEFAULT_OUT,
+    SMOKE_LABEL,
+    add_common_args,
+    machine_info,
+    smoke_banner,
+    write_json,
+)
 from .federation import RunSpec, run_many
 
 __all__ = ["ATTACK_ROWS", "DEFENCES", "run", "main"]
@@ -120,6 +131,8 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
     specs, st = _specs(quick, full_proofs)
     # the expensive proven-bound runs first so both workers stay busy
     order = sorted(range(len(specs)), key=lambda i: specs[i][1] != "proven_bound")
+    if quick:
+        log(f"[attacks] {SMOKE_LABEL}")
     log(f"[attacks] {len(specs)} runs on {workers} worker(s)")
     res = run_many([specs[i][2] for i in order], workers=workers)
     by_idx = dict(zip(order, res, strict=True))
@@ -154,6 +167,7 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
         })
     results = {
         "mode": "quick" if quick else "full",
+        "smoke_test": quick,
         "defences": {
             "no_bound": "plain FedAvg, no check, τ = ∞ (attacker unconstrained)",
             "proven_bound": "ZKFL-PQ: BFV-encrypted updates + real norm proof verified at τ "
@@ -175,7 +189,8 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
     write_json(out / "results.json", results)
     (out / "table.md").write_text(table_markdown(results))
     figures(results, out)
-    log(f"[attacks] wrote {out}/results.json ({results['elapsed_s']:.1f} s)")
+    log(f"[attacks] wrote {out}/results.json ({results['elapsed_s']:.1f} s)"
+        + (f" — {SMOKE_LABEL}" if quick else ""))
     return results
 
 
@@ -187,7 +202,9 @@ def _f(x: float | None, pct: bool = True) -> str:
 
 def table_markdown(r: dict[str, Any]) -> str:
     m = r["matrix"]
+    smoke = bool(r.get("smoke_test"))
     lines = [
+        *([smoke_banner(smoke).rstrip("\n"), ""] if smoke else []),
         "| Attack | Final acc. no bound (%) | Final acc. proven bound (%) | Malicious rejected, "
         "proven bound | Honest rejected, proven bound | Backdoor success no bound / proven (%) | "
         "Mean ‖malicious update‖ | Passes the bound? |",
@@ -229,7 +246,8 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
     return [plots.heatmap(
         mat, rows, cols3, out / "attack_matrix.png", invert_cols=(5, 6),
         title="Attack matrix (%): final accuracy, malicious updates rejected, backdoor success "
-              "(n/a: not applicable; green = good for the defender)")]
+              "(n/a: not applicable; green = good for the defender)",
+        smoke=bool(r.get("smoke_test")))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,9 @@ float32 bytes vs BFV ciphertext, proof and sealed-envelope bytes. A KEM micro-be
 
     python -m experiments.overhead                # full → paper_results/overhead/
     python -m experiments.overhead --quick --out /tmp/o
+
+``--quick`` (INSECURE_N256, tiny model) is a smoke test: ``"smoke_test": true`` in
+``results.json``, and the table, the figure and the printed summary say so.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import DEFAULT_OUT, add_common_args, machine_info, median, write_json
+from .common import (
+    DEFAULT_OUT,
+    SMOKE_LABEL,
+    add_common_args,
+    machine_info,
+    median,
+    smoke_banner,
+    write_json,
+)
 from .federation import RunSpec, run_config
 
 __all__ = ["PHASE_ORDER", "run", "main"]
@@ -66,6 +77,7 @@ def run(quick: bool, out: Path, *, rounds: int | None = None, log=print) -> dict
                            "malicious_clients": []}
     if quick:
         fed["hidden"] = [4]
+        log(f"[overhead] {SMOKE_LABEL}")
     warm_up(bfv)
     configs: dict[str, Any] = {}
     for cfg in ("standard", "mlkem", "zkflpq"):
@@ -95,6 +107,7 @@ def run(quick: bool, out: Path, *, rounds: int | None = None, log=print) -> dict
     kem = kem_bench(int(b["ciphertext_bytes"] + b["proof_bytes"] + 8), 3 if quick else 11)
     results = {
         "mode": "quick" if quick else "full",
+        "smoke_test": quick,
         "bfv_params": bfv,
         "rounds": n_rounds,
         "configs": configs,
@@ -115,14 +128,17 @@ def run(quick: bool, out: Path, *, rounds: int | None = None, log=print) -> dict
     write_json(out / "results.json", results)
     (out / "table.md").write_text(table_markdown(results))
     figures(results, out)
-    log(f"[overhead] wrote {out}/results.json ({results['elapsed_s']:.1f} s)")
+    log(f"[overhead] wrote {out}/results.json ({results['elapsed_s']:.1f} s)"
+        + (f" — {SMOKE_LABEL}" if quick else ""))
     return results
 
 
 def table_markdown(r: dict[str, Any]) -> str:
     c = r["configs"]
     names = {"standard": "Standard FL", "mlkem": "FL + ML-KEM", "zkflpq": "ZKFL-PQ"}
-    lines = ["| Phase (s per round, all clients) | " + " | ".join(names.values()) + " |",
+    smoke = bool(r.get("smoke_test"))
+    lines = [*([smoke_banner(smoke).rstrip("\n"), ""] if smoke else []),
+             "| Phase (s per round, all clients) | " + " | ".join(names.values()) + " |",
              "|---|---|---|---|"]
     for ph in PHASE_ORDER:
         vals = [c[k]["round_phases_s"].get(ph) for k in names]
@@ -161,7 +177,7 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
             for k in names}
     return [plots.bar_breakdown(rows, out / "timing_breakdown.png", order=PHASE_ORDER,
                                 title="Time per round by phase (5 clients, sequential, "
-                                      f"{r['bfv_params']})")]
+                                      f"{r['bfv_params']})", smoke=bool(r.get("smoke_test")))]
 
 
 def main(argv: list[str] | None = None) -> int:

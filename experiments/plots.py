@@ -1,5 +1,10 @@
 """Matplotlib figures (PNG, Agg backend) for paper_results/. Each function takes the
-JSON-ready result dicts the scripts produce and writes one file."""
+JSON-ready result dicts the scripts produce and writes one file.
+
+``smoke=True`` (the scripts' ``--quick`` mode) puts :data:`~experiments.common.SMOKE_LABEL`
+on the first line of the title and across the plot. Every PNG records the titles it
+shows in its ``Title`` text chunk, so a reader (or a test) can check the label without
+looking at the pixels."""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .common import SMOKE_LABEL, smoke_title  # noqa: E402
+
 __all__ = ["accuracy_per_round", "bar_breakdown", "heatmap", "line_xy", "save"]
 
 
@@ -21,9 +28,20 @@ def save(fig: Any, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(p, dpi=120)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    fig.savefig(p, dpi=120, metadata={"Title": " | ".join(titles)} if titles else None)
     plt.close(fig)
     return p
+
+
+def _title(fig: Any, ax: Any, title: str, smoke: bool) -> None:
+    """The axes title; in smoke mode labelled (first line, red) and watermarked."""
+    if not smoke:
+        ax.set_title(title, fontsize=10)
+        return
+    ax.set_title(smoke_title(title, smoke), fontsize=10, color="C3")
+    fig.text(0.5, 0.5, SMOKE_LABEL.split(" — ")[0], transform=fig.transFigure, fontsize=42,
+             color="C3", alpha=0.15, ha="center", va="center", rotation=25, zorder=10)
 
 
 def accuracy_per_round(
@@ -34,6 +52,7 @@ def accuracy_per_round(
     attack_start: int | None = None,
     paper_final: Mapping[str, float] | None = None,
     ylabel: str = "test accuracy",
+    smoke: bool = False,
 ) -> Path:
     """One line per configuration (x: round 1..R); optional markers for the paper's
     reported final accuracy."""
@@ -57,7 +76,7 @@ def accuracy_per_round(
     ax.set_xlabel("round")
     ax.set_ylabel(ylabel + " (%)")
     ax.set_ylim(-2, 104)
-    ax.set_title(title, fontsize=10)
+    _title(fig, ax, title, smoke)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     if paper_final:
@@ -74,6 +93,7 @@ def bar_breakdown(
     unit: str = "s",
     log: bool = False,
     order: Sequence[str] = (),
+    smoke: bool = False,
 ) -> Path:
     """Stacked horizontal bars: one bar per row (configuration), one segment per phase
     (phases in ``order`` first, then any others in order of appearance)."""
@@ -95,7 +115,7 @@ def bar_breakdown(
     if log:
         ax.set_xscale("log")
     ax.set_xlabel(unit)
-    ax.set_title(title, fontsize=10)
+    _title(fig, ax, title, smoke)
     ax.set_xlim(0, left.max() * 1.25 if left.max() > 0 else 1)
     ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save(fig, path)
@@ -112,6 +132,7 @@ def heatmap(
     scale: float = 100.0,
     cmap: str = "RdYlGn",
     invert_cols: Sequence[int] = (),
+    smoke: bool = False,
 ) -> Path:
     """Annotated heatmap; None cells are grey and marked "n/a". Columns in
     ``invert_cols`` are coloured as ``scale - value`` (high = bad), values shown as is."""
@@ -129,7 +150,7 @@ def heatmap(
         for j in range(a.shape[1]):
             txt = "n/a" if np.isnan(a[i, j]) else fmt.format(a[i, j])
             ax.text(j, i, txt, ha="center", va="center", fontsize=7)
-    ax.set_title(title, fontsize=10)
+    _title(fig, ax, title, smoke)
     return save(fig, path)
 
 
@@ -143,6 +164,7 @@ def line_xy(
     logx: bool = False,
     logy: bool = False,
     ax_in: Any = None,
+    smoke: bool = False,
 ) -> Path:
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for name, (x, y) in series.items():
@@ -153,7 +175,7 @@ def line_xy(
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    _title(fig, ax, title, smoke)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return save(fig, path)

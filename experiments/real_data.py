@@ -14,6 +14,9 @@ as a smoke test of the code path — it is labelled as such and is not a result.
 
     python -m experiments.real_data                # full → paper_results/real_data/
     python -m experiments.real_data --quick --out /tmp/d
+
+``--quick`` (INSECURE_N256, hidden layer 16, 3 rounds) is a smoke test: ``"smoke_test":
+true`` in ``results.json``, and the table, the figures and the printed summary say so.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from .common import DEFAULT_OUT, add_common_args, machine_info, write_json
+from .common import (
+    DEFAULT_OUT,
+    SMOKE_LABEL,
+    add_common_args,
+    machine_info,
+    smoke_banner,
+    write_json,
+)
 from .federation import RunSpec, run_many
 
 __all__ = ["make_fake_medmnist", "run", "main"]
@@ -71,6 +81,8 @@ def run(quick: bool, out: Path, *, medmnist: list[Path] | None = None, workers: 
     fed: dict[str, Any] = {"hidden": [16], "n_rounds": 3, "attack_start_round": 1} if quick \
         else {"hidden": [128, 64]}
     bfv = "INSECURE_N256" if quick else "DEFAULT"
+    if quick:
+        log(f"[real] {SMOKE_LABEL}")
     datasets: list[tuple[str, tuple[str, dict[str, Any]], str]] = [
         ("breast_cancer", ("breast_cancer", {}), "scikit-learn breast cancer (569 × 30, 2 cl.)"),
         ("digits", ("digits", {}), "scikit-learn digits (1797 × 64, 10 classes)"),
@@ -115,6 +127,7 @@ def run(quick: bool, out: Path, *, medmnist: list[Path] | None = None, workers: 
         }
     results = {
         "mode": "quick" if quick else "full",
+        "smoke_test": quick,
         "datasets": [{"name": n, "description": d} for n, _, d in datasets],
         "results": table,
         "medmnist": (
@@ -131,12 +144,15 @@ def run(quick: bool, out: Path, *, medmnist: list[Path] | None = None, workers: 
     write_json(out / "results.json", results)
     (out / "table.md").write_text(table_markdown(results))
     figures(results, out)
-    log(f"[real] wrote {out}/results.json ({results['elapsed_s']:.1f} s)")
+    log(f"[real] wrote {out}/results.json ({results['elapsed_s']:.1f} s)"
+        + (f" — {SMOKE_LABEL}" if quick else ""))
     return results
 
 
 def table_markdown(r: dict[str, Any]) -> str:
-    lines = ["| Dataset | Params | Standard FL, no attack | Standard FL, Gaussian attacker | "
+    smoke = bool(r.get("smoke_test"))
+    lines = [*([smoke_banner(smoke).rstrip("\n"), ""] if smoke else []),
+             "| Dataset | Params | Standard FL, no attack | Standard FL, Gaussian attacker | "
              "ZKFL-PQ, no attack | ZKFL-PQ, Gaussian attacker | ZKFL-PQ malicious rejected | "
              "ZKFL-PQ honest rejected | Round time standard / ZKFL-PQ (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -170,7 +186,8 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
             {k: v["accuracy_per_round"] for k, v in t.items()},
             out / f"accuracy_{ds['name']}.png",
             title=f"{ds['description']}: accuracy per round",
-            attack_start=r["settings"]["fed"].get("attack_start_round", 3)))
+            attack_start=r["settings"]["fed"].get("attack_start_round", 3),
+            smoke=bool(r.get("smoke_test"))))
     return files
 
 

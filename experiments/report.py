@@ -2,7 +2,10 @@
 
 Every number in the README comes from a ``results.json`` under ``paper_results/``;
 the prose around them states the setting and the caveats. Sections whose results are
-missing say so and give the command that produces them.
+missing say so and give the command that produces them. Results of ``--quick`` runs
+(``"smoke_test": true``) are labelled with :data:`~experiments.common.SMOKE_LABEL` in the
+headline and in every section they feed, and their targets read "not evaluated (smoke
+test)", never met or not met.
 
     python -m experiments.report [--out paper_results]
 """
@@ -14,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import DEFAULT_OUT, load_json
+from .common import DEFAULT_OUT, NOT_EVALUATED, SMOKE_LABEL, load_json, smoke_banner
 
 __all__ = ["build", "main"]
 
@@ -32,8 +35,25 @@ def _s(x: float | None, d: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{d}f} s"
 
 
-def _yes(b: bool | None) -> str:
+def _yes(b: bool | None, smoke: bool = False) -> str:
+    if smoke:
+        return NOT_EVALUATED
     return "n/a" if b is None else ("**met**" if b else "**not met**")
+
+
+def _is_smoke(r: dict[str, Any] | None) -> bool:
+    """A ``--quick`` result (also one written before the ``smoke_test`` field existed)."""
+    return r is not None and bool(r.get("smoke_test") or r.get("mode") == "quick")
+
+
+def _banner(r: dict[str, Any] | None) -> list[str]:
+    """Lines opening a section fed by a smoke-test result."""
+    return [smoke_banner(True).rstrip("\n"), ""] if _is_smoke(r) else []
+
+
+def _table(md: str) -> str:
+    """A script's table without its own smoke banner (the section already has one)."""
+    return md.removeprefix(smoke_banner(True))
 
 
 def _machine(m: dict[str, Any]) -> str:
@@ -51,9 +71,10 @@ def _missing(cmd: str) -> str:
 def _setting(r: dict[str, Any]) -> str:
     f = r["settings"]["federation"]
     hidden = "-".join(str(h) for h in f["hidden"])
-    paper_like = r["mode"] == "full"
+    paper_like = r["mode"] == "full" and not _is_smoke(r)
     return (
-        ("Setting, as in the paper: " if paper_like else "Setting (QUICK mode, reduced): ")
+        ("Setting, as in the paper: " if paper_like else
+         "Setting (SMOKE TEST, reduced; not the paper's): ")
         + f"{f['n_clients']} clients, {f['n_rounds']} rounds, the synthetic 4-class data set "
         "(1000 samples, 784 features, seed 42, 80/20 split, Dirichlet(0.5) over clients), "
         f"MLP 784-{hidden}-4 ({r['n_params']:,} parameters), {f['local_epochs']} local epochs "
@@ -73,6 +94,7 @@ def section_reproduction(r: dict[str, Any] | None) -> str:
         return "## A. Reproduction of the paper\n\n" + _missing(
             "python -m experiments.reproduce_paper")
     t = r["targets"]
+    smoke = _is_smoke(r)
     ph = r["mean_phase_s"]["zkflpq"]
     z_round = r["mean_round_time_s"]["zkflpq"]
     prove, verify = ph.get("prove", 0.0), ph.get("verify", 0.0)
@@ -82,13 +104,14 @@ def section_reproduction(r: dict[str, Any] | None) -> str:
     lines = [
         "## A. Reproduction of the paper (Part A)",
         "",
+        *_banner(r),
         _setting(r),
         "",
-        table_markdown(r),
-        "Targets of the issue:",
+        _table(table_markdown(r)),
+        f"Targets of the issue ({NOT_EVALUATED}):" if smoke else "Targets of the issue:",
         "",
         f"- overhead factor ≤ 10× with every parameter encrypted and proven: "
-        f"{_yes(t['overhead_factor_le_10'])} — measured **{r['overhead_factor']:.1f}×** "
+        f"{_yes(t['overhead_factor_le_10'], smoke)} — measured **{r['overhead_factor']:.1f}×** "
         f"({_s(z_round)} vs {_s(r['mean_round_time_s']['standard'])} per round, wall-clock"
         + ("" if r.get("overhead_factor_cpu") is None else
            f"; by CPU time of the process {r['overhead_factor_cpu']:.1f}×")
@@ -97,16 +120,16 @@ def section_reproduction(r: dict[str, Any] | None) -> str:
         f"({_s(prove / n_clients)} and {_s(verify / n_clients)} per client, "
         f"{100 * (prove + verify) / z_round:.0f} % of the round); "
         "see the breakdown in B1.",
-        f"- encrypted fraction = 1.0: {_yes(t['encrypted_fraction_eq_1'])} "
+        f"- encrypted fraction = 1.0: {_yes(t['encrypted_fraction_eq_1'], smoke)} "
         f"(measured from the messages sent: {r['encrypted_fraction']:.4f} encrypted, "
         f"{r['proven_fraction']:.4f} proven; no plaintext parameter leaves a client).",
-        f"- 100 % of the malicious updates rejected: {_yes(t['all_malicious_rejected'])} "
+        f"- 100 % of the malicious updates rejected: {_yes(t['all_malicious_rejected'], smoke)} "
         f"({_pct(r['malicious_rejected_rate'])}; verifier reasons: "
         f"{', '.join(f'`{k}` × {v}' for k, v in r['rejection_reasons'].items()) or 'none'}).",
-        f"- no honest update rejected at τ = 5: {_yes(t['no_honest_rejected'])} "
+        f"- no honest update rejected at τ = 5: {_yes(t['no_honest_rejected'], smoke)} "
         f"({_pct(r['honest_rejected_rate'])}).",
         f"- final accuracy equal to the no-attack run within 1 point: "
-        f"{_yes(t['accuracy_within_1_point_of_no_attack'])} (ZKFL-PQ with attacker "
+        f"{_yes(t['accuracy_within_1_point_of_no_attack'], smoke)} (ZKFL-PQ with attacker "
         f"{_pct(r['final_accuracy']['zkflpq'])}, ZKFL-PQ without attacker "
         f"{_pct(r['final_accuracy'].get('zkflpq_no_attack'))}, standard FL without attacker "
         f"{_pct(r['final_accuracy']['standard_no_attack'])}).",
@@ -231,11 +254,12 @@ def section_overhead(o: dict[str, Any] | None) -> str:
     return "\n".join([
         "## B1. Overhead breakdown (per round, per client message)",
         "",
+        *_banner(o),
         f"Paper setting without attacker, {o['rounds']} rounds, 5 clients one after another, "
         f"`{o['bfv_params']}`. Times are the mean per round, summed over the 5 clients "
         "(client-side phases) or over the 5 submissions (server-side phases).",
         "",
-        table_markdown(o),
+        _table(table_markdown(o)),
         "Where the ZKFL-PQ round goes: "
         + ", ".join(f"{k} {100 * v:.0f} %" for k, v in top)
         + f". Per client: proving {_s(z['per_client_phases_s'].get('prove'))}, "
@@ -260,7 +284,7 @@ def section_rest(rest: dict[str, Any] | None) -> str:
                        "public CLI/API once they work and writes `paper_results/rest/`.\n\n")
     if rest.get("status") != "measured":
         return head + f"_Not measured:_ {rest.get('reason')}\n\n"
-    lines = [head.rstrip(), "", rest.get("summary_md", ""), ""]
+    lines = [head.rstrip(), "", *_banner(rest), _table(rest.get("summary_md", "")), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -273,13 +297,14 @@ def section_real(d: dict[str, Any] | None) -> str:
     return "\n".join([
         "## B3. Real data",
         "",
+        *_banner(d),
         "Shuffled 80/20 split, Dirichlet(0.5) over 5 clients, MLP with hidden layers "
         f"{d['settings']['fed'].get('hidden')}, τ = 5, "
         f"{d['settings']['fed'].get('n_rounds', 10)} rounds; Gaussian attacker = client 3 "
         f"from round index {d['settings']['fed'].get('attack_start_round', 3)}; BFV "
         f"`{d['settings']['bfv']}`. ZKFL-PQ encrypts and proves every parameter.",
         "",
-        table_markdown(d),
+        _table(table_markdown(d)),
         f"MedMNIST: {d['medmnist']['status']}. " + d["medmnist"].get("note", ""),
         "",
         figs,
@@ -299,6 +324,7 @@ def section_attacks(a: dict[str, Any] | None, honest_max: float | None = None) -
     return "\n".join([
         "## B4. Poisoning attacks with and without the proven bound",
         "",
+        *_banner(a),
         f"Paper setting ({a['settings']['fed'].get('n_rounds', 10)} rounds, 5 clients, client "
         f"3 malicious from round index {a['settings']['fed'].get('attack_start_round', 3)}, "
         f"BFV `{a['settings']['bfv']}`). "
@@ -315,7 +341,7 @@ def section_attacks(a: dict[str, Any] | None, honest_max: float | None = None) -
         "",
         desc,
         "",
-        table_markdown(a),
+        _table(table_markdown(a)),
         f"**Stopped by the norm bound:** {stopped}. **Pass the norm bound** (at least one "
         f"malicious update accepted with a valid proof): {passes}.",
         "",
@@ -341,6 +367,7 @@ def section_scaling(s: dict[str, Any] | None) -> str:
     lines = [
         "## B5. Scaling",
         "",
+        *_banner(s),
         f"Proof cost vs dimension d (`{s['bfv_params']}`, one update of norm 0.9·τ, "
         "one core):",
         "",
@@ -405,9 +432,10 @@ def section_anchors(a: dict[str, Any] | None) -> str:
     return "\n".join([
         "## B6. Anchors: BFV next to TenSEAL (and OpenFHE)",
         "",
+        *_banner(a),
         "Same run, one pinned core, medians of " + str(a["repeat"]) + " samples. " + a["note"],
         "",
-        table_markdown(a),
+        _table(table_markdown(a)),
         f"OpenFHE: {of_txt}",
         "",
     ]) + "\n"
@@ -446,9 +474,10 @@ def build(out: Path = DEFAULT_OUT) -> str:
                                            ("attacks", att), ("scaling", sc),
                                            ("real_data", real), ("anchors", an)) if r
     }
-    quick = [n for n, r in (("reproduction", rep), ("overhead", ov), ("attacks", att),
-                            ("scaling", sc), ("real_data", real), ("anchors", an))
-             if r and r.get("mode") == "quick"]
+    quick = [n for n, r in (("reproduction", rep), ("overhead", ov), ("rest", rest),
+                            ("attacks", att), ("scaling", sc), ("real_data", real),
+                            ("anchors", an))
+             if _is_smoke(r)]
     head = [
         "# ZKFL-PQ (arXiv 2603.03398) reproduced side by side, and poisoning attacks",
         "",
@@ -457,9 +486,14 @@ def build(out: Path = DEFAULT_OUT) -> str:
         "",
     ]
     if quick:
-        head += [f"> **Warning:** {', '.join(quick)} were produced in `--quick` mode (small "
-                 "model, insecure BFV ring): not the paper's setting.", ""]
-    if rep:
+        head += [f"> **{SMOKE_LABEL}.** {', '.join(quick)} were produced by `--quick` runs "
+                 "(insecure N = 256 BFV ring, small model): they only show that the code "
+                 "path works, none of their numbers is a result, and no target is "
+                 "evaluated.", ""]
+    if rep and _is_smoke(rep):
+        head += [f"**Headline:** none — the reproduction here is a smoke test "
+                 f"({SMOKE_LABEL}); targets {NOT_EVALUATED}.", ""]
+    elif rep:
         r = rep
         head += [
             "**Headline** ("

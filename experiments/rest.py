@@ -19,6 +19,9 @@ reported.
 
     python -m experiments.rest                  # → paper_results/rest/
     python -m experiments.rest --quick --out /tmp/rest
+
+``--quick`` (INSECURE N = 256 ring, tiny model, 3 rounds) is a smoke test: ``"smoke_test":
+true`` in ``results.json`` and the summary says so.
 """
 
 from __future__ import annotations
@@ -31,7 +34,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import DEFAULT_OUT, REPO_ROOT, add_common_args, machine_info, mean, write_json
+from .common import (
+    DEFAULT_OUT,
+    REPO_ROOT,
+    SMOKE_LABEL,
+    add_common_args,
+    machine_info,
+    mean,
+    smoke_banner,
+    write_json,
+)
 from .federation import RunSpec, run_config
 
 __all__ = ["available", "demo", "run", "main"]
@@ -75,8 +87,10 @@ def run(quick: bool, out: Path, *, log=print) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ok, reason = available()
-    base = {"machine": machine_info(),
+    base = {"smoke_test": quick, "machine": machine_info(),
             "command": "python -m experiments.rest" + (" --quick" if quick else "")}
+    if quick:
+        log(f"[rest] {SMOKE_LABEL}")
     if not ok:
         res = {"status": "not available", "reason": reason, **base}
         write_json(out / "results.json", res)
@@ -158,7 +172,9 @@ def run(quick: bool, out: Path, *, log=print) -> dict[str, Any]:
 
 def summary_markdown(r: dict[str, Any]) -> str:
     p = r["paper_setting"]
+    smoke = bool(r.get("smoke_test"))
     lines = [
+        *([smoke_banner(smoke).rstrip("\n"), ""] if smoke else []),
         f"`zkflpq demo --json {' '.join(r['demo_args'])}` — key authority and aggregator as "
         f"separate uvicorn processes, {len(p['rounds'])} rounds, parameter set `{p['params']}`, "
         f"d = {p['d']:,}. {r['note']}",
@@ -202,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     add_common_args(ap, DEFAULT_OUT / "rest")
     a = ap.parse_args(argv)
     r = run(a.quick, a.out)
+    if r.get("smoke_test") and not r.get("summary_md"):
+        print(SMOKE_LABEL)
     print(r.get("summary_md") or json.dumps({k: r[k] for k in ("status", "reason")}))
     return 0 if r["status"] in ("measured", "not available") else 1
 

@@ -6,6 +6,9 @@ overhead, scaling, anchors), then the many-run experiments that use worker proce
 ``paper_results/README.md``. A failing step is recorded and the others still run.
 
     python -m experiments.run_all [--out paper_results] [--skip NAME ...] [--quick]
+
+``--quick`` runs every step as a smoke test (see :data:`~experiments.common.SMOKE_LABEL`);
+pass ``--out DIR`` with it, or it overwrites ``paper_results/``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .common import DEFAULT_OUT, write_json
+from .common import DEFAULT_OUT, SMOKE_LABEL, write_json
 
 STEPS = ("reproduction", "overhead", "scaling", "anchors", "attacks", "real_data", "rest")
 
@@ -73,13 +76,15 @@ def main(argv: list[str] | None = None) -> int:
                             "elapsed_s": time.perf_counter() - t}
     args = sys.argv[1:] if argv is None else argv
     status["total_elapsed_s"] = {"elapsed_s": time.perf_counter() - t_all,
-                                 "command": " ".join(["python -m experiments.run_all", *args])}
+                                 "command": " ".join(["python -m experiments.run_all", *args]),
+                                 "smoke_test": a.quick}
     write_json(out / "run_all_status.json", status)
     from . import report
 
     (out / "README.md").write_text(report.build(out))
     print(f"wrote {out / 'README.md'}; steps: "
-          + ", ".join(f"{k}={v.get('status', '')}" for k, v in status.items()))
+          + ", ".join(f"{k}={v.get('status', '')}" for k, v in status.items())
+          + (f" — {SMOKE_LABEL}" if a.quick else ""))
     return 0 if all(v.get("status") in ("ok", "skipped", None) for v in status.values()) else 1
 
 

@@ -12,6 +12,9 @@
 
     python -m experiments.scaling                 # full → paper_results/scaling/
     python -m experiments.scaling --quick --out /tmp/s
+
+``--quick`` (INSECURE_N256, d = 2^8 … 2^12, 2 and 4 clients, tiny model) is a smoke
+test: ``"smoke_test": true`` in ``results.json`` and every figure title says so.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from .common import DEFAULT_OUT, add_common_args, machine_info, median, write_json
+from .common import (
+    DEFAULT_OUT,
+    SMOKE_LABEL,
+    add_common_args,
+    machine_info,
+    median,
+    write_json,
+)
 from .federation import RunSpec, run_config
 
 __all__ = ["measure_dimension", "run", "main"]
@@ -86,6 +96,8 @@ def run(quick: bool, out: Path, *, budget_s: float = 240.0, max_clients: int = 2
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params = bfvmod.INSECURE_N256 if quick else bfvmod.DEFAULT
+    if quick:
+        log(f"[scaling] {SMOKE_LABEL}")
     log_ds = list(range(8, 13)) if quick else list(range(12, 21))
     keys = bfvmod.keygen(params)
     measure_dimension(params, params.n, keys=keys)  # warm-up (numba compilation)
@@ -156,6 +168,7 @@ def run(quick: bool, out: Path, *, budget_s: float = 240.0, max_clients: int = 2
             })
     results = {
         "mode": "quick" if quick else "full",
+        "smoke_test": quick,
         "bfv_params": params.name,
         "clients_not_measured": extrapolated,
         "max_clients": max_clients,
@@ -173,7 +186,8 @@ def run(quick: bool, out: Path, *, budget_s: float = 240.0, max_clients: int = 2
     }
     write_json(out / "results.json", results)
     figures(results, out)
-    log(f"[scaling] wrote {out}/results.json ({results['elapsed_s']:.1f} s)")
+    log(f"[scaling] wrote {out}/results.json ({results['elapsed_s']:.1f} s)"
+        + (f" — {SMOKE_LABEL}" if quick else ""))
     return results
 
 
@@ -181,6 +195,7 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
     from . import plots
 
     files = []
+    smoke = bool(r.get("smoke_test"))
     dims = r["dimension"]
     if dims:
         x = [row["d"] for row in dims]
@@ -189,13 +204,14 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
              "verify": (x, [row["verify_s"] for row in dims]),
              "quantise + encrypt": (x, [row["quantise_encrypt_s"] for row in dims])},
             out / "prove_verify_vs_d.png", title=f"Norm proof cost vs d ({r['bfv_params']})",
-            xlabel="d (parameters)", ylabel="seconds (one core)", logx=True, logy=True))
+            xlabel="d (parameters)", ylabel="seconds (one core)", logx=True, logy=True,
+            smoke=smoke))
         files.append(plots.line_xy(
             {"proof": (x, [row["proof_bytes"] / 1e6 for row in dims]),
              "BFV ciphertexts": (x, [row["ciphertext_bytes"] / 1e6 for row in dims]),
              "plaintext float32": (x, [row["plaintext_bytes"] / 1e6 for row in dims])},
             out / "sizes_vs_d.png", title="Bytes per client message vs d",
-            xlabel="d (parameters)", ylabel="MB", logx=True, logy=True))
+            xlabel="d (parameters)", ylabel="MB", logx=True, logy=True, smoke=smoke))
     cl = r["clients"]
     if cl:
         x = [row["n_clients"] for row in cl]
@@ -205,7 +221,7 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
                  (x, [row["zkflpq_modelled_concurrent_round_s"] for row in cl]),
              "Standard FL (measured)": (x, [row["standard_round_s"] for row in cl])},
             out / "round_time_vs_clients.png", title="Round time vs number of clients",
-            xlabel="clients", ylabel="seconds per round", logy=True))
+            xlabel="clients", ylabel="seconds per round", logy=True, smoke=smoke))
     return files
 
 

@@ -52,7 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    return int(func(args) or 0)
+    from .commands._errors import EXIT_INTERRUPTED, describe
+
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"zkflpq {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        known = describe(exc)
+        if known is None:
+            raise
+        print(f"zkflpq {args.command}: {known[0]}", file=sys.stderr)
+        return known[1]
 
 
 if __name__ == "__main__":

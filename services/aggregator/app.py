@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from .. import PROTOCOL_VERSION
+from ..common.docs_page import install_docs_page
 from ..common.http import install_common
 from ..common.settings import AggregatorSettings
 from .routers import clients, params, rounds, updates
@@ -30,11 +31,13 @@ def create_app(settings: AggregatorSettings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="zkflpq aggregator", version=PROTOCOL_VERSION, lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # CDN-hosted UIs are blank offline: see docs_page
         description="Verifiable federated aggregation: every update's zero-knowledge norm "
                     "proof is verified before its BFV ciphertext is stored. Client bodies "
                     "are sealed (X-Wing / ML-KEM-768, HPKE-style) and signed (ML-DSA-65).")
     app.state.service = svc
     install_common(app, "aggregator", registry, settings.max_body_bytes)
+    install_docs_page(app)
     for r in (params.router, clients.router, rounds.router, updates.router):
         app.include_router(r)
     return app

@@ -179,7 +179,13 @@ class RoundInfo:
     def public(self) -> dict[str, Any]:
         """JSON-safe: a non-finite stored float (rows written before the API refused
         them) reads as null rather than failing the response."""
-        return {"round_id": self.id, "state": self.state, "params": self.params_name,
+        # An open round past its deadline still closes normally but takes no updates:
+        # say so, rather than "open", to operators and to clients about to train.
+        accepting = self.state == "open" and (self.deadline is None
+                                              or time.time() <= self.deadline)
+        state = "deadline_passed" if self.state == "open" and not accepting else self.state
+        return {"round_id": self.id, "state": state, "accepting_updates": accepting,
+                "params": self.params_name,
                 "tau": _finite(self.tau), "scale": _finite(self.scale), "bound": self.bound,
                 "d": self.d, "k": self.k, "k_min": self.k_min,
                 "deadline": _finite(self.deadline), "opened_at": _finite(self.opened_at),

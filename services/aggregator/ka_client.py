@@ -115,19 +115,29 @@ class KeyAuthorityClient:
             cached = parse_ka_params(json.loads(self.cache.read_text()), self.pin)
             self.info = cached
             return cached
-        deadline = time.monotonic() + wait_s
+        t0 = time.monotonic()
+        deadline = t0 + wait_s
         delay = 0.2
         last: Exception | None = None
+        said = t0
         while True:
             try:
-                r = httpx.get(f"{self.url}/v1/params", timeout=10.0)
+                r = httpx.get(f"{self.url}/v1/params", timeout=min(10.0, max(1.0, wait_s)))
                 r.raise_for_status()
                 info = parse_ka_params(r.json(), self.pin)
                 break
             except (httpx.HTTPError, ValueError) as exc:
                 last = exc
-            if time.monotonic() > deadline:
-                raise KaError(503, "key_authority_unreachable", str(last))
+            now = time.monotonic()
+            if now > deadline:
+                raise KaError(503, "key_authority_unreachable",
+                              f"no key authority at {self.url} after {now - t0:.0f} s "
+                              f"({type(last).__name__}: {last})")
+            if now - said >= 5.0:
+                said = now
+                log.warning("waiting for the key authority", extra={"fields": {
+                    "url": self.url, "waited_s": round(now - t0), "give_up_s": wait_s,
+                    "error": f"{type(last).__name__}: {last}"}})
             time.sleep(delay)
             delay = min(2.0, delay * 1.5)
         tmp = self.cache.with_suffix(".tmp")

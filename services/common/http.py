@@ -247,7 +247,12 @@ def install_common(app: FastAPI, service: str, registry: CollectorRegistry,
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errs = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))}
                 for e in exc.errors()][:10]
-        return error_response(request, ApiError(422, "malformed", "invalid request",
+        # Name the fields in the detail too: "invalid request" alone leaves an operator
+        # guessing which of --tau / --k-min / --deadline-s was refused.
+        named = "; ".join(f"{'.'.join(e['loc'][1:]) or e['loc'][0] if e['loc'] else 'body'}"
+                          f": {e['msg']}" for e in errs)
+        return error_response(request, ApiError(422, "malformed",
+                                                f"invalid request: {named}"[:500],
                                                 extra={"errors": errs}))
 
     @app.exception_handler(StarletteHTTPException)

@@ -3,7 +3,9 @@
 :class:`LocalDeployment` initialises a key authority, starts it and an aggregator with
 ``python -m zkflpq.cli … serve`` (uvicorn) on free ports, registers the aggregator's
 signing key at the key authority, and hands out an :class:`~zkflpq.agent.AdminClient`.
-Service logs go to files in the deployment directory.
+Service logs go to files in the deployment directory. With ``tls=(certificate, key)``
+both services serve HTTPS with that certificate (it must name 127.0.0.1), which every
+client here — the aggregator's key-authority client included — trusts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -38,10 +41,15 @@ class ServiceProcess:
     log_path: Path
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
+    ca_file: Path | None = None  # the service serves HTTPS with a certificate trusted by this
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx ``verify=`` for this service."""
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else True
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,12 +61,14 @@ class ServiceProcess:
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
+        verify = self.verify()
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log:\n"
                                    + self.tail())
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2.0).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=2.0,
+                             verify=verify).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -113,6 +123,7 @@ class LocalDeployment:
     min_clients: int = 2
     with_aggregator: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    tls: tuple[Path, Path] | None = None  # (certificate, key) PEM: both services serve HTTPS
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     ka: ServiceProcess | None = None
     aggregators: list[ServiceProcess] = field(default_factory=list)
@@ -133,7 +144,13 @@ class LocalDeployment:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZKFLPQ_")}
         env.update({"ZKFLPQ_ADMIN_TOKEN": self.token, "ZKFLPQ_LOG_JSON": "true",
-                    "PYTHONUNBUFFERED": "1", **self.extra_env})
+                    "PYTHONUNBUFFERED": "1"})
+        if self.tls is not None:
+            cert, key = (str(Path(p).resolve()) for p in self.tls)
+            # SSL_CERT_FILE: the aggregator's client of the key authority (httpx) trusts it.
+            env.update({"ZKFLPQ_TLS_CERTFILE": cert, "ZKFLPQ_TLS_KEYFILE": key,
+                        "SSL_CERT_FILE": cert})
+        env.update(self.extra_env)
         repo = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"]
                                     if env.get("PYTHONPATH") else "")
@@ -150,7 +167,7 @@ class LocalDeployment:
         self.ka = ServiceProcess("key-authority", _cli(
             "key-authority", "serve", "--data-dir", str(self.ka_dir), "--port", str(ka_port),
             "--min-clients", str(self.min_clients), "--kem", self.kem),
-            ka_port, self.root / "key-authority.log", self.env()).start()
+            ka_port, self.root / "key-authority.log", self.env(), ca_file=self._ca()).start()
         # Aggregator keys first, so its signing key can be enrolled at the key authority;
         # the aggregator starts meanwhile (it polls the key authority for its parameters).
         from services.common.keys import KEM_ALGS, load_or_create_kem, load_or_create_signing
@@ -184,7 +201,8 @@ class LocalDeployment:
             args += ["--instance-id", instance_id]
         n = len(self.aggregators)
         proc = ServiceProcess(f"aggregator-{n}", _cli(*args), port,
-                              self.root / f"aggregator-{n}.log", self.env()).start()
+                              self.root / f"aggregator-{n}.log", self.env(),
+                              ca_file=self._ca()).start()
         self.aggregators.append(proc)
         if wait:
             proc.wait_ready()
@@ -194,7 +212,8 @@ class LocalDeployment:
         """Kill (SIGKILL) or stop an aggregator and start it again on the same port."""
         old = self.aggregators[index]
         old.kill() if kill else old.stop()
-        new = ServiceProcess(old.name, old.args, old.port, old.log_path, old.env).start()
+        new = ServiceProcess(old.name, old.args, old.port, old.log_path, old.env,
+                             ca_file=old.ca_file).start()
         self.aggregators[index] = new
         new.wait_ready()
         return new
@@ -203,7 +222,12 @@ class LocalDeployment:
         from zkflpq.agent import AdminClient
 
         agg_url = self.aggregators[aggregator].url if self.aggregators else None
-        return AdminClient(agg_url, self.ka.url if self.ka else None, token=self.token)
+        ca = self._ca()
+        return AdminClient(agg_url, self.ka.url if self.ka else None, token=self.token,
+                           verify=str(ca) if ca else True)
+
+    def _ca(self) -> Path | None:
+        return Path(self.tls[0]).resolve() if self.tls is not None else None
 
     def stop(self) -> None:
         for p in self.aggregators:

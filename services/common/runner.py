@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -11,6 +13,8 @@ from .settings import AggregatorSettings, KeyAuthoritySettings, ServiceSettings
 from .timeouts import protocol_class
 
 __all__ = ["serve_aggregator", "serve_key_authority"]
+
+log = logging.getLogger("zkflpq.service")
 
 
 def _run(app: Any, settings: ServiceSettings) -> None:
@@ -22,14 +26,32 @@ def _run(app: Any, settings: ServiceSettings) -> None:
                 timeout_graceful_shutdown=10, h11_max_incomplete_event_size=256 * 1024)
 
 
+def _log_token_source(settings: ServiceSettings) -> None:
+    """Say where the admin token comes from: a token silently generated in one shell while
+    the operator exported another in a different one is the commonest 403."""
+    path = Path(settings.data_dir) / "admin.token"
+    if settings.admin_token:
+        log.info("admin token from ZKFLPQ_ADMIN_TOKEN")
+    elif path.exists():
+        log.info("admin token from file", extra={"fields": {"path": str(path)}})
+    else:
+        log.warning("no admin token configured: generating one", extra={"fields": {
+            "path": str(path), "hint": "admin commands need --token-file " + str(path)}})
+
+
 def serve_aggregator(settings: AggregatorSettings | None = None) -> None:
+    """Raises :class:`~services.aggregator.ka_client.KaError` when the key authority does
+    not answer within ``key_authority_wait_s`` (before uvicorn starts, so Ctrl-C works
+    while waiting)."""
     from ..aggregator.app import create_app
 
     settings = settings or AggregatorSettings()
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     configure_logging("aggregator", settings.log_level, settings.log_json, [token])
+    _log_token_source(settings)
     app = create_app(settings)
     register_secret(app.state.service.admin_token)
+    app.state.service.ka.load(wait_s=settings.key_authority_wait_s)
     _run(app, settings)
 
 
@@ -39,6 +61,7 @@ def serve_key_authority(settings: KeyAuthoritySettings | None = None) -> None:
     settings = settings or KeyAuthoritySettings()
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     configure_logging("key-authority", settings.log_level, settings.log_json, [token])
+    _log_token_source(settings)
     app = create_app(settings)
     register_secret(app.state.service.admin_token)
     _run(app, settings)

@@ -8,9 +8,9 @@ Secrets (the admin token) are ``SecretStr`` so they never appear in reprs or log
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["AggregatorSettings", "KeyAuthoritySettings", "ServiceSettings"]
@@ -46,6 +46,23 @@ class ServiceSettings(BaseSettings):
         description="concurrent uploads (update submissions, decryption requests) per "
                     "sender; more get 429 too_many_uploads before their body is read")
     kem: Literal["xwing", "mlkem768"] = "xwing"
+    tls_certfile: Path | None = Field(
+        default=None, description="serve HTTPS: PEM certificate chain (with tls_keyfile)")
+    tls_keyfile: Path | None = Field(
+        default=None, description="serve HTTPS: PEM private key of tls_certfile")
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        cert, key = self.tls_certfile, self.tls_keyfile
+        if (cert is None) != (key is None):
+            given, missing = (("tls_certfile", "tls_keyfile") if key is None
+                              else ("tls_keyfile", "tls_certfile"))
+            raise ValueError(f"TLS needs both a certificate and its key: {given} is set but "
+                             f"{missing} is not (ZKFLPQ_{missing.upper()})")
+        for name, path in (("tls_certfile", cert), ("tls_keyfile", key)):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no such file: {path}")
+        return self
 
 
 class AggregatorSettings(ServiceSettings):
@@ -66,6 +83,10 @@ class AggregatorSettings(ServiceSettings):
     retry_wait_s: float = Field(
         default=60.0, gt=0, description="a resubmission waits this long for the original")
     key_authority_timeout_s: float = 300.0
+    key_authority_wait_s: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="at first start (no pinned key authority in the data directory yet), "
+                    "wait this long for the key authority to answer, then exit")
     verify_delay_s: float = Field(
         default=0.0, ge=0, le=60,
         description="fault injection for drills and tests: extra seconds every verification "

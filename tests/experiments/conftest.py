@@ -23,6 +23,8 @@ def run_quick(module: str, out: Path, *extra: str, timeout: int = 240) -> dict:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
     assert proc.returncode == 0, f"{module} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    # what the script printed, next to its output directory (the smoke-label tests read it)
+    out.with_name(out.name + ".stdout.txt").write_text(proc.stdout)
     return json.loads((out / "results.json").read_text())
 
 

@@ -294,7 +294,7 @@ def test_sigkill_of_the_aggregator_takes_its_workers_along(lim: Any) -> None:
         assert sum(b"spawn_main" in c for c in cmdlines) == 2, cmdlines
         os.kill(pid, signal.SIGKILL)  # the main process only, not its process group
         agg.proc.wait(10)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20  # loaded 2-core runners are slow to schedule
         while left := [k for k, t in kids.items() if _alive(k, t)]:
             assert time.monotonic() < deadline, f"orphans still alive: {left}"
             time.sleep(0.1)

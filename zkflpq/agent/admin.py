@@ -18,14 +18,15 @@ __all__ = ["AdminClient"]
 class AdminClient:
     def __init__(self, aggregator_url: str | None = None, key_authority_url: str | None = None,
                  *, token: str | None = None, key_authority_token: str | None = None,
-                 timeout: float = 600.0) -> None:
+                 timeout: float = 600.0, verify: bool | str = True) -> None:
         self.agg = (httpx.Client(base_url=aggregator_url.rstrip("/"), timeout=timeout,
-                                 headers={"Authorization": f"Bearer {token}"} if token else {})
+                                 headers={"Authorization": f"Bearer {token}"} if token else {},
+                                 verify=verify)
                     if aggregator_url else None)
         ka_token = key_authority_token or token
         self.ka = (httpx.Client(base_url=key_authority_url.rstrip("/"), timeout=timeout,
                                 headers={"Authorization": f"Bearer {ka_token}"} if ka_token
-                                else {})
+                                else {}, verify=verify)
                    if key_authority_url else None)
 
     def close(self) -> None:
@@ -39,40 +40,71 @@ class AdminClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _who(self, c: httpx.Client) -> str:
+        name = "the aggregator" if c is self.agg else "the key authority"
+        return f"{name} at {c.base_url}".rstrip("/")
+
+    def _call(self, c: httpx.Client, method: str, path: str, **kw: Any) -> Any:
+        """One admin request; errors name the service that answered (two services, two
+        tokens: "403 invalid admin token" alone does not say which one was wrong)."""
+        try:
+            r = c.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise ProtocolError(0, "unreachable", f"{type(exc).__name__}: {exc}",
+                                self._who(c)) from None
+        return self._check(r, self._who(c))
+
     @staticmethod
-    def _check(r: httpx.Response) -> Any:
+    def _check(r: httpx.Response, who: str = "") -> Any:
         if r.status_code >= 400:
             try:
                 body = r.json()
-                raise ProtocolError(r.status_code, str(body.get("error")),
-                                    str(body.get("detail")))
             except ValueError:
-                raise ProtocolError(r.status_code, "http_error", r.text[:200]) from None
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("error"), str):
+                raise ProtocolError(r.status_code, body["error"], str(body.get("detail") or ""),
+                                    who)
+            raise ProtocolError(r.status_code, "http_error",
+                                f"{r.request.url} is not a zkflpq endpoint", who)
         ctype = r.headers.get("content-type", "")
         return r.json() if ctype.startswith("application/json") else r.content
 
     def _need(self, which: str) -> httpx.Client:
         c = self.agg if which == "agg" else self.ka
         if c is None:
-            raise ValueError(f"no {'aggregator' if which == 'agg' else 'key authority'} URL")
+            name = "aggregator" if which == "agg" else "key authority"
+            opt = "aggregator" if which == "agg" else "key-authority"
+            raise ProtocolError(0, "no_url", f"no {name} URL: pass --{opt}-url or set "
+                                f"ZKFLPQ_{opt.upper().replace('-', '_')}_URL")
         return c
+
+    def check_tokens(self) -> None:
+        """Cheap authenticated read at each configured service, so that a wrong token
+        fails before anything is changed anywhere."""
+        if self.ka is not None:
+            self._call(self.ka, "GET", "/v1/decryptions")
+        if self.agg is not None:
+            self._call(self.agg, "GET", "/v1/clients")
 
     # -- enrolment -------------------------------------------------------------------------
     def enrol_client(self, verify_key: VerifyKey, label: str = "") -> dict[str, Any]:
         """Enrol at the aggregator and at the key authority (whichever URLs are set)."""
         body = {"public_key": b64e(verify_key.to_bytes()), "label": label}
         out: dict[str, Any] = {}
+        # Both tokens first: a client enrolled at one service only cannot take part.
+        # Enrolment is idempotent, so re-running after any later failure completes it.
+        self.check_tokens()
         if self.ka is not None:
-            out["key_authority"] = self._check(self.ka.post("/v1/clients", json=body))
+            out["key_authority"] = self._call(self.ka, "POST", "/v1/clients", json=body)
         if self.agg is not None:
-            out["aggregator"] = self._check(self.agg.post("/v1/clients", json=body))
+            out["aggregator"] = self._call(self.agg, "POST", "/v1/clients", json=body)
         first = out.get("aggregator") or out.get("key_authority") or {}
         out["client_id"] = first.get("client_id")
         return out
 
     def enrol_aggregator(self, aggregator_id: str, verify_key: VerifyKey) -> dict[str, Any]:
-        return self._check(self._need("ka").post("/v1/aggregators", json={
-            "aggregator_id": aggregator_id, "public_key": b64e(verify_key.to_bytes())}))
+        return self._call(self._need("ka"), "POST", "/v1/aggregators", json={
+            "aggregator_id": aggregator_id, "public_key": b64e(verify_key.to_bytes())})
 
     # -- rounds ----------------------------------------------------------------------------
     def open_round(self, *, tau: float, scale: float = 65536.0, k_min: int = 2,
@@ -84,30 +116,35 @@ class AdminClient:
             vec = np.asarray(model, dtype=np.float32).reshape(-1)
             body["model"] = {"d": int(vec.size), "layout": layout,
                              "vector": b64e(encode_float_vector(vec))}
-        return self._check(self._need("agg").post("/v1/rounds", json=body))
+        return self._call(self._need("agg"), "POST", "/v1/rounds", json=body)
 
     def close_round(self, round_id: int) -> dict[str, Any]:
-        return self._check(self._need("agg").post(f"/v1/rounds/{round_id}/close"))
+        return self._call(self._need("agg"), "POST", f"/v1/rounds/{round_id}/close")
 
     def status(self, round_id: int | None = None) -> dict[str, Any]:
+        """A round's state and counts; without an id, the open round's (or
+        ``{"state": "none"}`` when no round is open)."""
         agg = self._need("agg")
         if round_id is None:
-            r = agg.get("/v1/rounds/current")
-            if r.status_code == 404:
-                return {"state": "none", "detail": "no round is open"}
-            return self._check(r)
-        return self._check(agg.get(f"/v1/rounds/{round_id}"))
+            try:
+                current = self._call(agg, "GET", "/v1/rounds/current")
+            except ProtocolError as exc:
+                if exc.reason == "no_open_round":
+                    return {"state": "none", "detail": "no round is open"}
+                raise
+            round_id = int(current["round_id"])
+        return self._call(agg, "GET", f"/v1/rounds/{round_id}")
 
     def model(self, round_id: int, stage: str = "result") -> np.ndarray:
-        data = self._check(self._need("agg").get(f"/v1/rounds/{round_id}/model",
-                                                 params={"stage": stage}))
+        data = self._call(self._need("agg"), "GET", f"/v1/rounds/{round_id}/model",
+                          params={"stage": stage})
         return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
     def params(self) -> dict[str, Any]:
-        return self._check(self._need("agg").get("/v1/params"))
+        return self._call(self._need("agg"), "GET", "/v1/params")
 
     def key_authority_params(self) -> dict[str, Any]:
-        return self._check(self._need("ka").get("/v1/params"))
+        return self._call(self._need("ka"), "GET", "/v1/params")
 
     def decryptions(self) -> list[dict[str, Any]]:
-        return self._check(self._need("ka").get("/v1/decryptions"))
+        return self._call(self._need("ka"), "GET", "/v1/decryptions")

@@ -43,6 +43,7 @@ class RoundReport:
     timings: dict[str, float] = field(default_factory=dict)
     ciphertext_bytes: int = 0
     proof_bytes: int = 0
+    skipped: str | None = None  # why nothing was sent (result is None then)
 
     @property
     def accepted(self) -> bool:
@@ -82,6 +83,8 @@ class ClientAgent:
         params = c.params()
         cfg = round_config or c.current_round()
         round_id = int(cfg["round_id"])
+        if cfg.get("already_accepted"):
+            return self._skip(round_id, "duplicate", {})
         tau, scale = float(cfg["tau"]), float(cfg["scale"])
         timings: dict[str, float] = {}
         with self._phases() as prog:
@@ -94,10 +97,16 @@ class ClientAgent:
             model, meta = c.model(round_id)
             timings["download_ms"] = _ms(t)
 
+            # The round configuration carries the deadline: training and proving for a
+            # round that can no longer take the update is wasted work.
+            if _past_deadline(cfg):
+                return self._skip(round_id, "deadline_passed", timings)
             phase("train")
             t = time.perf_counter()
             update = np.asarray(self.train_fn(model, cfg), dtype=np.float32).reshape(-1)
             timings["train_ms"] = _ms(t)
+            if _past_deadline(cfg):
+                return self._skip(round_id, "deadline_passed", timings)
             if update.shape != model.shape:
                 raise ValueError(f"train_fn returned {update.shape}, model is {model.shape}")
             norm = float(np.linalg.norm(update.astype(np.float64)))
@@ -117,6 +126,15 @@ class ClientAgent:
             timings["submit_ms"] = _ms(t)
         return RoundReport(round_id, c.client_id or "", result, norm, clipped, timings,
                            len(ct), len(proof))
+
+    def _skip(self, round_id: int, why: str, timings: dict[str, float]) -> RoundReport:
+        return RoundReport(round_id, self.client.client_id or "", None, 0.0, 0.0, timings,
+                           skipped=why)
+
+
+def _past_deadline(cfg: dict[str, Any]) -> bool:
+    deadline = cfg.get("deadline")
+    return deadline is not None and time.time() > float(deadline)
 
 
 def _ms(t0: float) -> float:

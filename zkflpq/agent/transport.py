@@ -51,13 +51,27 @@ log = logging.getLogger("zkflpq.agent")
 
 
 class ProtocolError(Exception):
-    """The server answered with an error (status, reason) or something unreadable."""
+    """The server answered with an error (status, reason) or something unreadable.
 
-    def __init__(self, status: int, reason: str, detail: str = "") -> None:
-        super().__init__(f"{status} {reason}: {detail}")
+    ``status`` 0 means no HTTP answer (unreachable, or refused locally before sending);
+    ``service`` names who answered ("the aggregator at URL"), so an operator with two
+    services and two tokens can tell which one refused."""
+
+    def __init__(self, status: int, reason: str, detail: str = "", service: str = "") -> None:
         self.status = status
         self.reason = reason
         self.detail = detail
+        self.service = service
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        head = f"{self.status} {self.reason}" if self.status else self.reason
+        text = f"{head}: {self.detail}" if self.detail else head
+        return f"{self.service} answered {text}" if self.service and self.status else (
+            f"{self.service}: {text}" if self.service else text)
+
+    def __str__(self) -> str:
+        return self._message()
 
 
 @dataclass(frozen=True)
@@ -118,9 +132,12 @@ class AggregatorClient:
                  client_id: str | None = None, aggregator_fingerprint: str | None = None,
                  key_authority_fingerprint: str | None = None,
                  timeout: float | httpx.Timeout = 60.0, retry: RetryPolicy | None = None,
-                 transport: httpx.BaseTransport | None = None, min_k_min: int = 2) -> None:
+                 transport: httpx.BaseTransport | None = None, min_k_min: int = 2,
+                 verify: bool | str = True) -> None:
         """``min_k_min`` (>= 1) is this client's own floor on a round's K_min: it refuses to
-        sign an update for a round whose sum could be decrypted with fewer clients."""
+        sign an update for a round whose sum could be decrypted with fewer clients.
+        ``verify``: TLS certificate check for an https URL (True: system CAs; a path: that
+        CA bundle)."""
         if min_k_min < 1:
             raise ValueError("min_k_min must be at least 1")
         self.url = url.rstrip("/")
@@ -135,7 +152,8 @@ class AggregatorClient:
         self.aggregator_fingerprint = aggregator_fingerprint
         self.key_authority_fingerprint = key_authority_fingerprint
         self.retry = retry or RetryPolicy()
-        self.http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        self.http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
+                                 verify=verify)
         self._params: ServerParams | None = None
         self.sleep: Callable[[float], None] = time.sleep
 
@@ -154,8 +172,16 @@ class AggregatorClient:
             return self._params
         r = self._send(lambda: self.http.get("/v1/params"))
         if r.status_code != 200:
-            raise ProtocolError(r.status_code, "params_unavailable", r.text[:200])
-        raw = r.json()
+            raise self._not_an_aggregator(r)
+        try:
+            raw = r.json()
+        except ValueError:
+            raw = None
+        if not isinstance(raw, dict) or "protocol_version" not in raw:
+            raise self._not_an_aggregator(r)
+        if "aggregator_id" not in raw and "min_clients" in raw:
+            raise ProtocolError(0, "wrong_url", f"{self.url} is the key authority, not the "
+                                "aggregator: give the aggregator's URL", self._who())
         try:
             agg_vk = VerifyKey.from_bytes(b64d(raw["signing_key"]))
             ka_vk = VerifyKey.from_bytes(b64d(raw["key_authority"]["signing_key"]))
@@ -182,6 +208,18 @@ class AggregatorClient:
                                     decode_public_key(pk_bytes, params), kem_pk, agg_vk, ka_vk)
         return self._params
 
+    def _who(self) -> str:
+        return f"the aggregator at {self.url}"
+
+    def _not_an_aggregator(self, r: httpx.Response) -> ProtocolError:
+        """A /v1/params that is missing or not ours: say so instead of "no open round"."""
+        hint = (" (give the base URL, without the trailing /v1)"
+                if self.url.endswith("/v1") else "")
+        return ProtocolError(0, "wrong_url",
+                             f"{self.url}/v1/params answered {r.status_code}, not a zkflpq "
+                             f"aggregator's parameters: is {self.url} the aggregator's base "
+                             f"URL?{hint}", "")
+
     # -- plumbing --------------------------------------------------------------------------
     def _send(self, do: Callable[[], httpx.Response]) -> httpx.Response:
         last: Exception | None = None
@@ -198,7 +236,8 @@ class AggregatorClient:
                 self.sleep(self.retry.delay(attempt, r.headers.get("retry-after")))
                 continue
             return r
-        raise ProtocolError(0, "unreachable", f"{type(last).__name__}: {last}")
+        raise ProtocolError(0, "unreachable", f"cannot reach {self.url} after "
+                            f"{self.retry.attempts} attempts ({type(last).__name__}: {last})")
 
     def _exchange(self, prepare: Callable[[], _Prepared]) -> tuple[httpx.Response, Envelope | None,
                                                                  int]:
@@ -251,7 +290,7 @@ class AggregatorClient:
 
         r, env, _ = self._exchange(prepare)
         if r.status_code != 200 or env is None:
-            raise _error(r, env)
+            raise _error(r, env, self._who())
         return env
 
     # -- API -------------------------------------------------------------------------------
@@ -334,12 +373,18 @@ class AggregatorClient:
         return self.submit_envelope(round_id, envelope, ts)
 
 
-def _error(r: httpx.Response, env: Envelope | None) -> ProtocolError:
+def _error(r: httpx.Response, env: Envelope | None, service: str = "") -> ProtocolError:
+    """The server's (reason, detail); a body that is not a zkflpq error (a proxy's page, a
+    framework 404 for a path that does not exist) is reported as ``http_error``."""
     if env is not None:
         return ProtocolError(r.status_code, str(env.meta.get("error")),
-                             str(env.meta.get("detail", "")))
+                             str(env.meta.get("detail", "")), service)
     try:
         body = r.json()
-        return ProtocolError(r.status_code, str(body.get("error")), str(body.get("detail")))
     except ValueError:
-        return ProtocolError(r.status_code, "http_error", r.text[:200])
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return ProtocolError(r.status_code, body["error"], str(body.get("detail") or ""),
+                             service)
+    return ProtocolError(r.status_code, "http_error",
+                         f"{r.request.url} is not a zkflpq endpoint ({r.text[:120]!r})", service)

@@ -36,33 +36,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--max-body-bytes", type=int, default=None)
     s.add_argument("--instance-id", default=None)
     s.add_argument("--kem", choices=["xwing", "mlkem768"], default=None)
+    s.add_argument("--key-authority-wait-s", type=float, default=None,
+                   help="at first start, wait this long for the key authority (default 60)")
+    s.add_argument("--tls-cert", type=Path, default=None, dest="tls_certfile",
+                   help="serve HTTPS with this PEM certificate (chain)")
+    s.add_argument("--tls-key", type=Path, default=None, dest="tls_keyfile",
+                   help="the certificate's PEM private key")
     s.add_argument("--log-level", default=None)
     s.set_defaults(func=_serve)
 
 
 def _init(args: argparse.Namespace) -> int:
-    from services.common.keys import KEM_ALGS, load_or_create_kem, load_or_create_signing
+    from services.common.keys import (
+        KEM_ALGS,
+        admin_token,
+        load_or_create_kem,
+        load_or_create_signing,
+    )
     from zkflpq.pq import fingerprint
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
     kem = load_or_create_kem(args.data_dir / "aggregator.kem", KEM_ALGS[args.kem])
     sig = load_or_create_signing(args.data_dir / "aggregator.sig")
+    admin_token(args.data_dir, None)  # the aggregator's own admin token (kept if present)
     print(json.dumps({
         "aggregator_id": "aggregator-" + fingerprint(sig)[:16],
         "signing_key_fingerprint": fingerprint(sig), "kem_fingerprint": fingerprint(kem),
         "signing_public_key": str(args.data_dir / "aggregator.sig.pub"),
+        "admin_token_file": str(args.data_dir / "admin.token"),
         "next": "zkflpq admin --key-authority-url URL enrol --aggregator "
                 f"{args.data_dir / 'aggregator.sig.pub'}"}, indent=2))
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from services.aggregator.ka_client import KaError
     from services.common.runner import serve_aggregator
     from services.common.settings import AggregatorSettings
 
+    from ._errors import CliError
+
     keys = ("data_dir", "key_authority_url", "key_authority_fingerprint", "host", "port",
             "database_url", "verify_workers", "verify_queue", "verify_executor",
-            "max_body_bytes", "instance_id", "kem", "log_level")
-    overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-    serve_aggregator(AggregatorSettings(**overrides))
+            "max_body_bytes", "instance_id", "kem", "log_level", "key_authority_wait_s",
+            "tls_certfile", "tls_keyfile")
+    overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    try:
+        serve_aggregator(AggregatorSettings(**overrides))
+    except KaError as exc:
+        raise CliError(f"{exc.detail} — start the key authority first, or check "
+                       "--key-authority-url") from None
     return 0

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ...common.http import ApiError, require_admin, sealed_response
+from ...common.protocol import HEADER_SENDER
 from .deps import SEALED_GET, admin, service
 
 router = APIRouter(tags=["rounds"])
@@ -50,28 +51,35 @@ async def open_round(body: OpenRoundRequest, request: Request) -> dict[str, Any]
     return info.public()
 
 
-async def _client_or_admin(request: Request) -> bool:
-    """True for an admin (bearer token), False for an authenticated client."""
+async def _client_or_admin(request: Request) -> str | None:
+    """None for an admin (bearer token), else the authenticated client's id."""
     svc = service(request)
     if request.headers.get("authorization"):
         require_admin(request, svc.admin_token)
-        return True
-    await svc.authenticate_client(request)
-    return False
+        return None
+    if HEADER_SENDER not in request.headers:
+        raise ApiError(401, "unauthenticated", "an admin bearer token (Authorization) or a "
+                       "sealed, signed client request is required",
+                       headers={"WWW-Authenticate": "Bearer"})
+    opened = await svc.authenticate_client(request)
+    return opened.sender
 
 
 @router.get("/v1/rounds/current", summary="configuration of the open round",
             openapi_extra=SEALED_GET)
 async def current_round(request: Request) -> Response:
     svc = service(request)
-    is_admin = await _client_or_admin(request)
+    client_id = await _client_or_admin(request)
     info = await to_thread.run_sync(svc.store.current_round)
     if info is None:
         raise ApiError(404, "no_open_round", "no round is open")
     doc = info.public()
     doc["aggregator_id"] = svc.aggregator_id
-    if is_admin:
+    if client_id is None:
         return JSONResponse(doc)
+    # Lets a client skip training and proving for a round it is already in.
+    doc["already_accepted"] = await to_thread.run_sync(svc.store.accepted_exists, info.id,
+                                                       client_id)
     return sealed_response(request, doc)
 
 
@@ -79,9 +87,9 @@ async def current_round(request: Request) -> Response:
             "reason)", openapi_extra=SEALED_GET)
 async def round_status(request: Request, round_id: int = RoundId) -> Response:
     svc = service(request)
-    is_admin = await _client_or_admin(request)
+    client_id = await _client_or_admin(request)
     doc = await svc.round_status(round_id)
-    if is_admin:
+    if client_id is None:
         doc["rejections"] = await to_thread.run_sync(svc.store.round_rejections, round_id)
         return JSONResponse(doc)
     return sealed_response(request, doc)
