@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +102,12 @@ def parse_ka_params(raw: dict[str, Any], pin: str | None = None) -> KaInfo:
 
 
 class KeyAuthorityClient:
-    def __init__(self, url: str, data_dir: Path, pin: str | None, timeout: float) -> None:
+    def __init__(self, url: str, data_dir: Path, pin: str | None, timeout: float,
+                 ca_file: Path | None = None) -> None:
         self.url = url.rstrip("/")
+        # A CA bundle for a private PKI, else the system's trust store.
+        self.verify: ssl.SSLContext | bool = (ssl.create_default_context(cafile=str(ca_file))
+                                              if ca_file is not None else True)
         self.cache = data_dir / "key_authority.json"
         self.pin = pin
         self.timeout = timeout
@@ -119,10 +124,11 @@ class KeyAuthorityClient:
         deadline = t0 + wait_s
         delay = 0.2
         last: Exception | None = None
-        said = t0
+        said = t0 - 5.0  # say so on the first failure, then every 5 s
         while True:
             try:
-                r = httpx.get(f"{self.url}/v1/params", timeout=min(10.0, max(1.0, wait_s)))
+                r = httpx.get(f"{self.url}/v1/params", verify=self.verify,
+                              timeout=min(10.0, max(1.0, wait_s)))
                 r.raise_for_status()
                 info = parse_ka_params(r.json(), self.pin)
                 break
@@ -181,7 +187,8 @@ class KeyAuthorityClient:
                                        plaintext)
         t0 = time.perf_counter()
         try:
-            r = httpx.post(f"{self.url}{path}", content=sealed, timeout=self.timeout, headers={
+            r = httpx.post(f"{self.url}{path}", content=sealed, verify=self.verify,
+                           timeout=self.timeout, headers={
                 "Content-Type": SEALED_MEDIA_TYPE, HEADER_SENDER: aggregator_id,
                 HEADER_TIMESTAMP: str(ts)})
         except httpx.HTTPError as exc:

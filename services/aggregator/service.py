@@ -105,7 +105,8 @@ class AggregatorService:
         self.store = Store(url)
         self.ka = KeyAuthorityClient(settings.key_authority_url, data,
                                      settings.key_authority_fingerprint,
-                                     settings.key_authority_timeout_s)
+                                     settings.key_authority_timeout_s,
+                                     settings.key_authority_ca_file)
         self.ka_info: KaInfo | None = None
         self.pool: VerificationPool | None = None
         self.metrics = _metrics(registry)

@@ -147,9 +147,10 @@ class LocalDeployment:
                     "PYTHONUNBUFFERED": "1"})
         if self.tls is not None:
             cert, key = (str(Path(p).resolve()) for p in self.tls)
-            # SSL_CERT_FILE: the aggregator's client of the key authority (httpx) trusts it.
+            # Self-signed: the certificate is its own CA, which the aggregator must trust
+            # to reach the key authority.
             env.update({"ZKFLPQ_TLS_CERTFILE": cert, "ZKFLPQ_TLS_KEYFILE": key,
-                        "SSL_CERT_FILE": cert})
+                        "ZKFLPQ_KEY_AUTHORITY_CA_FILE": cert})
         env.update(self.extra_env)
         repo = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"]

@@ -11,6 +11,7 @@ import uvicorn
 from .logs import configure_logging, register_secret, uvicorn_log_config
 from .settings import AggregatorSettings, KeyAuthoritySettings, ServiceSettings
 from .timeouts import protocol_class
+from .tls import uvicorn_tls_kwargs
 
 __all__ = ["serve_aggregator", "serve_key_authority"]
 
@@ -23,20 +24,26 @@ def _run(app: Any, settings: ServiceSettings) -> None:
     http = protocol_class(settings.header_timeout_s, settings.body_timeout_s)
     uvicorn.run(app, host=settings.host, port=settings.port, http=http,
                 log_config=uvicorn_log_config(), access_log=False,
-                timeout_graceful_shutdown=10, h11_max_incomplete_event_size=256 * 1024)
+                timeout_graceful_shutdown=10, h11_max_incomplete_event_size=256 * 1024,
+                **uvicorn_tls_kwargs(settings))
 
 
-def _log_token_source(settings: ServiceSettings) -> None:
-    """Say where the admin token comes from: a token silently generated in one shell while
-    the operator exported another in a different one is the commonest 403."""
+def _token_source(settings: ServiceSettings) -> tuple[str, dict[str, str]]:
+    """Where the admin token comes from (decided before the service may create it): a
+    token silently generated in one shell while the operator exported another in a
+    different one is the commonest 403."""
     path = Path(settings.data_dir) / "admin.token"
     if settings.admin_token:
-        log.info("admin token from ZKFLPQ_ADMIN_TOKEN")
-    elif path.exists():
-        log.info("admin token from file", extra={"fields": {"path": str(path)}})
-    else:
-        log.warning("no admin token configured: generating one", extra={"fields": {
-            "path": str(path), "hint": "admin commands need --token-file " + str(path)}})
+        return "admin token from ZKFLPQ_ADMIN_TOKEN", {}
+    if path.exists():
+        return "admin token from file", {"path": str(path)}
+    return "no admin token configured: generated one", {
+        "path": str(path), "hint": f"admin commands need --token-file {path}"}
+
+
+def _log_token_source(source: tuple[str, dict[str, str]]) -> None:
+    msg, fields = source
+    (log.warning if msg.startswith("no admin") else log.info)(msg, extra={"fields": fields})
 
 
 def serve_aggregator(settings: AggregatorSettings | None = None) -> None:
@@ -48,9 +55,10 @@ def serve_aggregator(settings: AggregatorSettings | None = None) -> None:
     settings = settings or AggregatorSettings()
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     configure_logging("aggregator", settings.log_level, settings.log_json, [token])
-    _log_token_source(settings)
+    source = _token_source(settings)
     app = create_app(settings)
     register_secret(app.state.service.admin_token)
+    _log_token_source(source)
     app.state.service.ka.load(wait_s=settings.key_authority_wait_s)
     _run(app, settings)
 
@@ -61,7 +69,8 @@ def serve_key_authority(settings: KeyAuthoritySettings | None = None) -> None:
     settings = settings or KeyAuthoritySettings()
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     configure_logging("key-authority", settings.log_level, settings.log_json, [token])
-    _log_token_source(settings)
+    source = _token_source(settings)
     app = create_app(settings)
     register_secret(app.state.service.admin_token)
+    _log_token_source(source)
     _run(app, settings)

@@ -69,6 +69,9 @@ class AggregatorSettings(ServiceSettings):
     key_authority_url: str = "http://127.0.0.1:8001"
     key_authority_fingerprint: str | None = Field(
         default=None, description="pin: SHA3 fingerprint of the key authority's signing key")
+    key_authority_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle that signed an https key authority's "
+                                  "certificate (default: the system's trust store)")
     aggregator_id: str | None = Field(default=None, description="default: from the signing key")
     instance_id: str | None = Field(
         default=None, description="this process among several sharing one database "

@@ -202,16 +202,6 @@ def test_plain_http_refused(https_ka: tuple[int, Any]) -> None:
 # -- LocalDeployment over HTTPS (real service processes) --------------------------------------
 
 
-def _runner_serves_tls() -> bool:
-    import inspect
-
-    from services.common import runner
-
-    return "uvicorn_tls_kwargs" in inspect.getsource(runner)
-
-
-@pytest.mark.skipif(not _runner_serves_tls(),
-                    reason="services/common/runner.py does not pass uvicorn_tls_kwargs yet")
 def test_local_deployment_over_https(pem: tuple[Path, Path], tmp_path: Path) -> None:
     from svc_helpers import start_deployment
 
@@ -222,6 +212,14 @@ def test_local_deployment_over_https(pem: tuple[Path, Path], tmp_path: Path) -> 
         with dep.admin() as admin:
             # The aggregator fetched its parameters from the key authority over TLS.
             assert admin.params()["params"] == PARAMS
+        # A client given the CA bundle as a path (as `zkflpq client run --ca-file` does).
+        from zkflpq.agent.transport import AggregatorClient
+
+        client = AggregatorClient(dep.aggregator.url, verify=str(pem[0]))
+        try:
+            assert client.params().params.name == PARAMS
+        finally:
+            client.close()
         for url in (dep.ka.url, dep.aggregator.url):
             with pytest.raises(httpx.TransportError):
                 httpx.get(url.replace("https://", "http://") + "/healthz", timeout=10)

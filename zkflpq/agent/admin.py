@@ -10,7 +10,7 @@ import numpy as np
 from services.common.protocol import b64e, encode_float_vector
 from zkflpq.pq import VerifyKey
 
-from .transport import ProtocolError
+from .transport import ProtocolError, tls_verify
 
 __all__ = ["AdminClient"]
 
@@ -19,14 +19,15 @@ class AdminClient:
     def __init__(self, aggregator_url: str | None = None, key_authority_url: str | None = None,
                  *, token: str | None = None, key_authority_token: str | None = None,
                  timeout: float = 600.0, verify: bool | str = True) -> None:
+        tls = tls_verify(verify)
         self.agg = (httpx.Client(base_url=aggregator_url.rstrip("/"), timeout=timeout,
                                  headers={"Authorization": f"Bearer {token}"} if token else {},
-                                 verify=verify)
+                                 verify=tls)
                     if aggregator_url else None)
         ka_token = key_authority_token or token
         self.ka = (httpx.Client(base_url=key_authority_url.rstrip("/"), timeout=timeout,
                                 headers={"Authorization": f"Bearer {ka_token}"} if ka_token
-                                else {}, verify=verify)
+                                else {}, verify=tls)
                    if key_authority_url else None)
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,6 +128,12 @@ class _Prepared:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
+def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's ``verify`` from True/False or a PEM CA bundle path (httpx deprecates paths);
+    a missing bundle raises FileNotFoundError here, before any request."""
+    return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+
+
 class AggregatorClient:
     def __init__(self, url: str, *, signing_key: SigningKey | None = None,
                  client_id: str | None = None, aggregator_fingerprint: str | None = None,
@@ -153,7 +160,7 @@ class AggregatorClient:
         self.key_authority_fingerprint = key_authority_fingerprint
         self.retry = retry or RetryPolicy()
         self.http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
-                                 verify=verify)
+                                 verify=tls_verify(verify))
         self._params: ServerParams | None = None
         self.sleep: Callable[[float], None] = time.sleep
 

@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="serve HTTPS with this PEM certificate (chain)")
     s.add_argument("--tls-key", type=Path, default=None, dest="tls_keyfile",
                    help="the certificate's PEM private key")
+    s.add_argument("--key-authority-ca-file", type=Path, default=None,
+                   help="PEM CA bundle for an https key authority with a private certificate")
     s.add_argument("--log-level", default=None)
     s.set_defaults(func=_serve)
 
@@ -79,7 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
     keys = ("data_dir", "key_authority_url", "key_authority_fingerprint", "host", "port",
             "database_url", "verify_workers", "verify_queue", "verify_executor",
             "max_body_bytes", "instance_id", "kem", "log_level", "key_authority_wait_s",
-            "tls_certfile", "tls_keyfile")
+            "tls_certfile", "tls_keyfile", "key_authority_ca_file")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     try:
         serve_aggregator(AggregatorSettings(**overrides))
