@@ -371,18 +371,25 @@ def section_scaling(s: dict[str, Any] | None) -> str:
         f"Proof cost vs dimension d (`{s['bfv_params']}`, one update of norm 0.9·τ, "
         "one core):",
         "",
-        "| d | ciphertexts | quantise+encrypt | prove | verify | proof bytes | "
+        "| d | ciphertexts | proofs timed | quantise+encrypt | prove | verify | proof bytes | "
         "ciphertext bytes | plaintext bytes |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in s["dimension"]:
         lines.append(
             f"| 2^{row['d'].bit_length() - 1} = {row['d']:,} | {row['chunks']} | "
+            f"{row.get('repeat', 1)} | "
             f"{_s(row['quantise_encrypt_s'])} | {_s(row['prove_s'])} | {_s(row['verify_s'])} | "
             f"{row['proof_bytes']:,} | {row['ciphertext_bytes']:,} | {row['plaintext_bytes']:,} |")
     for row in s["dimension_skipped"]:
-        lines.append(f"| {row['d']:,} | skipped: {row['reason']} | | | | | | |")
+        lines.append(f"| {row['d']:,} | skipped: {row['reason']} | | | | | | | |")
     lines += [
+        "",
+        "Times are medians of the proofs timed (one proof per dimension above 2^14, to keep "
+        "the run within its budget). A single proof's time depends on how many rejection-"
+        "sampling restarts it needs (each restart repeats the Σ-step, ≈ 0.4 s at 2^17), so a "
+        "one-proof row can be up to about twice the median: the project README's Performance "
+        "section gives medians of 11–21 proofs from `zkflpq bench proof` on an idle core.",
         "",
         "Round time vs number of clients (ZKFL-PQ, paper MLP, no attack, 1 round, "
         "≈200 training samples per client, clients one after another in one process). "

@@ -166,10 +166,19 @@ def test_round_accepted_duplicate_skipped_model_evaluated(
     assert main(_admin(op, "open-round", "--mlp", MLP, "--k-min", "2", "--tau", "5")) == 0
     rid = json.loads(capsys.readouterr().out)["round_id"]
     for i in (0, 1):
-        rc = main(_client(op, i))
+        args = _client(op, i)
+        if i == 1:  # with progress: stderr is not a terminal here, so one line per phase
+            args.remove("--no-progress")
+        rc = main(args)
         cap = capsys.readouterr()
         assert rc == 0, cap.err
         assert json.loads(cap.out.strip().splitlines()[-1])["verdict"] == "accepted"
+        phases = [ln for ln in cap.err.splitlines() if f"round {rid}: " in ln]
+        if i == 1:
+            assert [p.split(": ", 1)[1].split(" (+")[0] for p in phases] == [
+                "download model", "train", "quantise, encrypt, prove", "sign, seal, submit"]
+        else:
+            assert phases == []
     # The same client again: it is told before training, and gives up on time.
     rc = main(_client(op, 0, "--wait-s", "0.5"))
     _err(capsys, rc, 1, f"update for round {rid} was already accepted")

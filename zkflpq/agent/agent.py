@@ -15,6 +15,7 @@ client that sends an oversized update with a proof for something else.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -56,6 +57,18 @@ def _default_build() -> BuildFn:
     return prove_update
 
 
+class _PhaseLines:
+    """``Progress.add_task`` look-alike that prints each phase as a timestamped line."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        print(f"{description} (+{time.monotonic() - self.t0:.1f} s)", file=sys.stderr,
+              flush=True)
+        return 0
+
+
 class ClientAgent:
     def __init__(self, client: AggregatorClient, train_fn: TrainFn, *, clip: bool = True,
                  build: BuildFn | None = None, progress: bool = False,
@@ -70,6 +83,10 @@ class ClientAgent:
     def _phases(self) -> Any:
         if not self.progress:
             return nullcontext(None)
+        if not sys.stderr.isatty():
+            # A live spinner is invisible in a log file or a scheduler's capture: one line
+            # per phase there, so a long proof is never a silent minute.
+            return nullcontext(_PhaseLines())
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
