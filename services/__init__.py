@@ -5,13 +5,12 @@
 - :mod:`services.key_authority` — holds the BFV secret key and decrypts, at most once
   per round and per ciphertext, sums of at least ``K_min`` ciphertexts signed for the
   requesting aggregator.
-- :mod:`services.common` — wire protocol (sealed envelopes, signing messages), settings,
-  logging, metrics and HTTP helpers shared by both, and by the client agent
-  (:mod:`zkflpq.agent`).
+- :mod:`services.common` — settings, logging, metrics and HTTP helpers shared by both;
+  the wire protocol they share with the client agent is :mod:`zkflpq.protocol`.
 
 Design: the README's service section; privacy claim: ``proofs/key-authority-privacy.md``.
 """
 
-PROTOCOL_VERSION = "zkflpq/v1"
+from zkflpq.protocol import PROTOCOL_VERSION
 
 __all__ = ["PROTOCOL_VERSION"]

@@ -263,7 +263,6 @@ class DemoProgress:
 
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     from services.common.launch import LocalDeployment
-    from services.common.zkbridge import forge_mismatched_update, prove_update
     from zkflpq.agent import AggregatorClient, ClientAgent
     from zkflpq.fl import (
         dirichlet_split,
@@ -277,6 +276,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         train_test_split,
     )
     from zkflpq.pq import SigningKey
+    from zkflpq.zkbridge import forge_mismatched_update, prove_update
 
     console = _console(args.json)
     quiet = args.json

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from .. import PROTOCOL_VERSION
+from zkflpq.protocol import PROTOCOL_VERSION
+
 from ..common.docs_page import install_docs_page
 from ..common.http import install_common
 from ..common.settings import AggregatorSettings

@@ -14,8 +14,7 @@ import httpx
 
 from zkflpq.bfv import BfvParams, PublicKey, decode_public_key, get_params
 from zkflpq.pq import KemAlgorithm, KemPublicKey, SignatureError, SigningKey, VerifyKey
-
-from ..common.protocol import (
+from zkflpq.protocol import (
     CTX_BFV_KEY,
     CTX_KA_REQUEST,
     CTX_KA_RESULT,
@@ -37,6 +36,7 @@ from ..common.protocol import (
     seal_request,
     sha3,
 )
+
 from .db import AcceptedRow
 
 __all__ = ["KaError", "KaInfo", "KeyAuthorityClient"]

@@ -21,19 +21,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from zkflpq.bfv import Encoder
 from zkflpq.pq import DecodeError, SignatureError, VerifyKey, fingerprint
-
-from .. import PROTOCOL_VERSION
-from ..common.auth import (
-    OpenedRequest,
-    check_timestamp,
-    open_client_request,
-    verify_request_signature,
-)
-from ..common.http import ApiError, read_body, sealed_response
-from ..common.keys import KEM_ALGS, admin_token, load_or_create_kem, load_or_create_signing
-from ..common.limits import UploadSlots, admit_upload
-from ..common.protocol import (
+from zkflpq.protocol import (
     CTX_UPDATE,
+    PROTOCOL_VERSION,
     EnvelopeError,
     b64e,
     client_id_for,
@@ -47,6 +37,16 @@ from ..common.protocol import (
     update_digest_from_hashes,
     update_signing_message,
 )
+
+from ..common.auth import (
+    OpenedRequest,
+    check_timestamp,
+    open_client_request,
+    verify_request_signature,
+)
+from ..common.http import ApiError, read_body, sealed_response
+from ..common.keys import KEM_ALGS, admin_token, load_or_create_kem, load_or_create_signing
+from ..common.limits import UploadSlots, admit_upload
 from ..common.settings import AggregatorSettings
 from .db import RoundInfo, Store
 from .ka_client import KaError, KaInfo, KeyAuthorityClient
@@ -211,7 +211,7 @@ class AggregatorService:
 
     # -- admin: clients and rounds --------------------------------------------------------
     async def enrol(self, public_key_b64: str, label: str) -> dict[str, Any]:
-        from ..common.protocol import b64d
+        from zkflpq.protocol import b64d
 
         try:
             vk = VerifyKey.from_bytes(b64d(public_key_b64))
@@ -233,7 +233,7 @@ class AggregatorService:
         assert ka is not None
         params = ka.params
         if body.model is not None:
-            from ..common.protocol import b64d
+            from zkflpq.protocol import b64d
 
             try:
                 vec = decode_float_vector(b64d(body.model.vector), body.model.d)

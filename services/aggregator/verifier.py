@@ -3,7 +3,7 @@
 ``capacity = workers + queue``: a submission first reserves a slot (non-blocking); if
 none is free the handler answers ``429`` with ``Retry-After`` *before* storing anything,
 so the client's retry is processed normally. Verification itself runs
-:func:`services.common.zkbridge.verify_submission` in
+:func:`zkflpq.zkbridge.verify_submission` in
 
 - a ``ProcessPoolExecutor`` (default; spawn start method, workers pre-imported at
   start-up so the first request does not pay for imports or numba cache loading),
@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-from ..common import zkbridge
+from zkflpq import zkbridge
 
 __all__ = ["VerificationPool"]
 

@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from zkflpq.pq import DecodeError, KemPrivateKey, SealError, SignatureError, VerifyKey
-
-from .http import ApiError
-from .protocol import (
+from zkflpq.protocol import (
     CTX_REQUEST,
     HEADER_SEALED,
     HEADER_SENDER,
@@ -45,6 +43,8 @@ from .protocol import (
     request_body_digest,
     request_signing_message,
 )
+
+from .http import ApiError
 
 __all__ = ["OpenedRequest", "check_timestamp", "open_client_request", "verify_request_signature"]
 

@@ -33,8 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from zkflpq.pq import ResponseKey
-
-from .protocol import SEALED_MEDIA_TYPE, encode_envelope
+from zkflpq.protocol import SEALED_MEDIA_TYPE, encode_envelope
 
 __all__ = [
     "ApiError",

@@ -44,24 +44,12 @@ from zkflpq.bfv import (
     sum_ciphertexts,
 )
 from zkflpq.pq import DecodeError, SignatureError, VerifyKey, fingerprint
-
-from .. import PROTOCOL_VERSION
-from ..aggregator.ka_client import parts_digest
-from ..common.auth import check_timestamp, open_sealed_body, sender_headers
-from ..common.http import ApiError, read_body, sealed_response
-from ..common.keys import (
-    KEM_ALGS,
-    admin_token,
-    load_or_create_kem,
-    load_or_create_signing,
-    write_secret_text,
-)
-from ..common.limits import UploadSlots, admit_upload
-from ..common.protocol import (
+from zkflpq.protocol import (
     CTX_BFV_KEY,
     CTX_KA_REQUEST,
     CTX_KA_RESULT,
     CTX_UPDATE,
+    PROTOCOL_VERSION,
     EnvelopeError,
     b64d,
     b64e,
@@ -78,6 +66,18 @@ from ..common.protocol import (
     update_digest_from_hashes,
     update_signing_message,
 )
+
+from ..aggregator.ka_client import parts_digest
+from ..common.auth import check_timestamp, open_sealed_body, sender_headers
+from ..common.http import ApiError, read_body, sealed_response
+from ..common.keys import (
+    KEM_ALGS,
+    admin_token,
+    load_or_create_kem,
+    load_or_create_signing,
+    write_secret_text,
+)
+from ..common.limits import UploadSlots, admit_upload
 from ..common.settings import KeyAuthoritySettings
 from .db import KaStore
 

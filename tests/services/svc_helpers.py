@@ -69,9 +69,9 @@ def open_round(dep: Any, *, d: int = D, k_min: int = 2, tau: float = TAU,
 def update_for(client: Any, round_cfg: dict[str, Any], seed: int, norm: float = 0.5,
                forged: bool = False) -> tuple[bytes, bytes, np.ndarray]:
     """(ciphertexts, proof, clipped update) for a client and round."""
-    from services import PROTOCOL_VERSION
-    from services.common.zkbridge import forge_mismatched_update, prove_update
     from zkflpq import zk
+    from zkflpq.protocol import PROTOCOL_VERSION
+    from zkflpq.zkbridge import forge_mismatched_update, prove_update
 
     p = client.params()
     d = int(round_cfg["d"])

@@ -106,8 +106,8 @@ def test_token_mismatch_names_the_service_and_enrols_nowhere(
     _err(capsys, rc, 1, f"the key authority at {op['ka']} answered 403",
          "--key-authority-token-file")
     # The preflight refused before anything changed: enrolled at neither service.
-    from services.common.protocol import client_id_for
     from zkflpq.pq import VerifyKey, load_key
+    from zkflpq.protocol import client_id_for
 
     headers = {"Authorization": f"Bearer {op['dep'].token}"}
 

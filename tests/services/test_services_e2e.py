@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from svc_helpers import D, open_round, update_for
 
-from services.common.protocol import (
+from zkflpq.agent import AggregatorClient, ClientAgent, ProtocolError, RetryPolicy
+from zkflpq.protocol import (
     HEADER_SEALED,
     HEADER_SENDER,
     HEADER_TIMESTAMP,
@@ -25,7 +26,6 @@ from services.common.protocol import (
     seal_request,
     signed_request_envelope,
 )
-from zkflpq.agent import AggregatorClient, ClientAgent, ProtocolError, RetryPolicy
 
 pytestmark = pytest.mark.timeout(300)
 

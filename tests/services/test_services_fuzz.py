@@ -12,18 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from services.common import zkbridge
-from services.common.protocol import (
-    Envelope,
-    EnvelopeError,
-    b64d,
-    b64e,
-    decode_envelope,
-    encode_envelope,
-    open_request,
-    seal_request,
-)
-from zkflpq import zk
+from zkflpq import zk, zkbridge
 from zkflpq.bfv import (
     INSECURE_N64,
     BfvDecodeError,
@@ -33,6 +22,16 @@ from zkflpq.bfv import (
     keygen,
 )
 from zkflpq.pq import DecodeError, KemAlgorithm, KemPrivateKey, SealError
+from zkflpq.protocol import (
+    Envelope,
+    EnvelopeError,
+    b64d,
+    b64e,
+    decode_envelope,
+    encode_envelope,
+    open_request,
+    seal_request,
+)
 from zkflpq.ring import Csprng
 
 D = 100

@@ -12,7 +12,10 @@ from svc_helpers import D, open_round, update_for
 
 from services.aggregator.db import AcceptedRow
 from services.aggregator.ka_client import KaError, KeyAuthorityClient
-from services.common.protocol import (
+from zkflpq.agent import AdminClient, ClientAgent, ProtocolError
+from zkflpq.bfv import encode_ciphertexts, encrypt
+from zkflpq.pq import SigningKey, load_key
+from zkflpq.protocol import (
     CTX_UPDATE,
     new_nonce,
     now,
@@ -20,9 +23,6 @@ from services.common.protocol import (
     update_digest_from_hashes,
     update_signing_message,
 )
-from zkflpq.agent import AdminClient, ClientAgent, ProtocolError
-from zkflpq.bfv import encode_ciphertexts, encrypt
-from zkflpq.pq import SigningKey, load_key
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -16,7 +16,9 @@ from svc_helpers import start_deployment
 
 from services.aggregator.db import AcceptedRow
 from services.aggregator.ka_client import KaError, KeyAuthorityClient
-from services.common.protocol import (
+from zkflpq.bfv import encode_ciphertexts, encrypt
+from zkflpq.pq import SigningKey, load_key
+from zkflpq.protocol import (
     CTX_UPDATE,
     HEADER_SENDER,
     HEADER_TIMESTAMP,
@@ -28,8 +30,6 @@ from services.common.protocol import (
     update_digest_from_hashes,
     update_signing_message,
 )
-from zkflpq.bfv import encode_ciphertexts, encrypt
-from zkflpq.pq import SigningKey, load_key
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from svc_helpers import Clients, start_deployment
 
-from services.common.protocol import HEADER_SENDER, HEADER_TIMESTAMP, SEALED_MEDIA_TYPE, now
+from zkflpq.protocol import HEADER_SENDER, HEADER_TIMESTAMP, SEALED_MEDIA_TYPE, now
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -20,8 +20,8 @@ from svc_helpers import (
     update_for,
 )
 
-from services.common.protocol import now
 from zkflpq.agent import RetryPolicy
+from zkflpq.protocol import now
 
 pytestmark = [
     pytest.mark.postgres,

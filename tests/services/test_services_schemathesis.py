@@ -32,9 +32,9 @@ from schemathesis.checks import not_a_server_error
 from svc_helpers import Clients, open_round
 
 from services.common.http import install_common
-from services.common.protocol import SEALED_MEDIA_TYPE, b64e
 from zkflpq.pq import SigningKey
 from zkflpq.pq.sign import PUBLIC_KEY_SIZE
+from zkflpq.protocol import SEALED_MEDIA_TYPE, b64e
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from svc_helpers import Clients, open_round, start_deployment, update_for
 
-from services.common.protocol import now
 from zkflpq.agent import RetryPolicy
+from zkflpq.protocol import now
 
 pytestmark = pytest.mark.timeout(300)
 

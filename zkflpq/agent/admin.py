@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from services.common.protocol import b64e, encode_float_vector
 from zkflpq.pq import VerifyKey
+from zkflpq.protocol import b64e, encode_float_vector
 
 from .transport import ProtocolError, tls_verify
 

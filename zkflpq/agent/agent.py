@@ -7,9 +7,9 @@ dataset). Everything after it is done here; the agent refuses (raises, sends not
 would have to prove an update over the bound — which cannot happen after clipping.
 
 ``build`` is the cryptographic step ``(public_key, update, tau, scale, context) ->
-(ciphertext bytes, proof bytes, timings)``: :func:`services.common.zkbridge.prove_update`
+(ciphertext bytes, proof bytes, timings)``: :func:`zkflpq.zkbridge.prove_update`
 for an honest client. Tests and the demo swap in
-:func:`services.common.zkbridge.forge_mismatched_update` (with ``clip=False``) to play a
+:func:`zkflpq.zkbridge.forge_mismatched_update` (with ``clip=False``) to play a
 client that sends an oversized update with a proof for something else.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from services import PROTOCOL_VERSION
+from zkflpq.protocol import PROTOCOL_VERSION
 
 from .transport import AggregatorClient, SubmissionResult
 
@@ -52,7 +52,7 @@ class RoundReport:
 
 
 def _default_build() -> BuildFn:
-    from services.common.zkbridge import prove_update
+    from zkflpq.zkbridge import prove_update
 
     return prove_update
 

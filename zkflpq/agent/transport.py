@@ -21,7 +21,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from services.common.protocol import (
+from zkflpq.bfv import BfvParams, PublicKey, decode_public_key, get_params
+from zkflpq.pq import KemAlgorithm, KemPublicKey, SignatureError, SigningKey, VerifyKey
+from zkflpq.protocol import (
     CTX_BFV_KEY,
     CTX_UPDATE,
     HEADER_SEALED,
@@ -42,8 +44,6 @@ from services.common.protocol import (
     update_digest,
     update_signing_message,
 )
-from zkflpq.bfv import BfvParams, PublicKey, decode_public_key, get_params
-from zkflpq.pq import KemAlgorithm, KemPublicKey, SignatureError, SigningKey, VerifyKey
 
 __all__ = ["AggregatorClient", "ProtocolError", "RetryPolicy", "ServerParams",
            "SubmissionResult"]
@@ -152,7 +152,7 @@ class AggregatorClient:
         self._round_k_min: dict[int, int] = {}
         self.signing_key = signing_key
         if client_id is None and signing_key is not None:
-            from services.common.protocol import client_id_for
+            from zkflpq.protocol import client_id_for
 
             client_id = client_id_for(signing_key.verify_key())
         self.client_id = client_id
@@ -334,7 +334,7 @@ class AggregatorClient:
         """The update envelope (signed once; every retry re-seals these same bytes).
 
         The signature names this aggregator, the pinned key authority and the round's
-        K_min (:func:`services.common.protocol.update_signing_message`); a K_min below
+        K_min (:func:`zkflpq.protocol.update_signing_message`); a K_min below
         ``min_k_min`` is refused before anything is signed."""
         if self.signing_key is None:
             raise ProtocolError(0, "no_identity", "a signing key is required")

@@ -50,8 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _prove(args: tuple[str, bytes, np.ndarray, float, float, bytes]) -> tuple[bytes, bytes,
                                                                              float]:
-    from services.common.zkbridge import prove_update
     from zkflpq.bfv import decode_public_key, get_params
+    from zkflpq.zkbridge import prove_update
 
     params_name, pk_bytes, update, tau, scale, ctx = args
     pk = decode_public_key(pk_bytes, get_params(params_name))
@@ -69,13 +69,12 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def measure(args: argparse.Namespace, progress: Any = None) -> dict[str, Any]:
-    from services import PROTOCOL_VERSION
     from services.common.launch import LocalDeployment
-    from services.common.protocol import b64d, now
     from zkflpq import zk
     from zkflpq.agent import AggregatorClient, RetryPolicy
     from zkflpq.fl import flatten_params, make_mlp
     from zkflpq.pq import SigningKey
+    from zkflpq.protocol import PROTOCOL_VERSION, b64d, now
 
     def say(msg: str) -> None:
         if progress is not None:

@@ -63,8 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from services.common.protocol import client_id_for
     from zkflpq.pq import SigningKey, save_key
+    from zkflpq.protocol import client_id_for
 
     existing = [p for p in (args.out / "client.sig", args.out / "client.sig.pub") if p.exists()]
     if existing:

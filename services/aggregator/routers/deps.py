@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import Request
 
+from zkflpq.protocol import HEADER_SEALED, HEADER_SENDER, HEADER_TIMESTAMP, SEALED_MEDIA_TYPE
+
 from ...common.http import require_admin
-from ...common.protocol import HEADER_SEALED, HEADER_SENDER, HEADER_TIMESTAMP, SEALED_MEDIA_TYPE
 from ..service import AggregatorService
 
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from zkflpq.protocol import HEADER_SENDER
+
 from ...common.http import ApiError, require_admin, sealed_response
-from ...common.protocol import HEADER_SENDER
 from .deps import SEALED_GET, admin, service
 
 router = APIRouter(tags=["rounds"])

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from zkflpq.protocol import HEADER_SENDER, HEADER_TIMESTAMP, SEALED_MEDIA_TYPE
+
 from ...common.http import require_admin
-from ...common.protocol import HEADER_SENDER, HEADER_TIMESTAMP, SEALED_MEDIA_TYPE
 from ..service import KeyAuthorityService
 
 

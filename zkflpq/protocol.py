@@ -1,6 +1,7 @@
 """Wire protocol v1 shared by the aggregator, the key authority and the client agent.
 
-Nothing here imports FastAPI: the client agent (:mod:`zkflpq.agent`) uses it too.
+It lives in zkflpq (not services/) because the client agent (:mod:`zkflpq.agent`) speaks
+it too, and services import zkflpq, never the reverse; nothing here imports FastAPI.
 
 Layers of one client → aggregator request
 -----------------------------------------
@@ -48,7 +49,7 @@ from zkflpq.pq import (
     seal,
 )
 
-from .. import PROTOCOL_VERSION
+PROTOCOL_VERSION = "zkflpq/v1"
 
 __all__ = [
     "CTX_BFV_KEY",
