@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from zkflpq.agent.transport import tls_verify
 from zkflpq.bfv import BfvParams, PublicKey, decode_public_key, get_params
 from zkflpq.pq import KemAlgorithm, KemPublicKey, SignatureError, SigningKey, VerifyKey
 from zkflpq.protocol import (
@@ -106,8 +106,7 @@ class KeyAuthorityClient:
                  ca_file: Path | None = None) -> None:
         self.url = url.rstrip("/")
         # A CA bundle for a private PKI, else the system's trust store.
-        self.verify: ssl.SSLContext | bool = (ssl.create_default_context(cafile=str(ca_file))
-                                              if ca_file is not None else True)
+        self.verify = tls_verify(str(ca_file) if ca_file is not None else True)
         self.cache = data_dir / "key_authority.json"
         self.pin = pin
         self.timeout = timeout

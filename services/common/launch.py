@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from zkflpq.agent.transport import tls_verify
+
 __all__ = ["LocalDeployment", "ServiceProcess", "free_port"]
 
 
@@ -49,7 +51,7 @@ class ServiceProcess:
 
     def verify(self) -> ssl.SSLContext | bool:
         """httpx ``verify=`` for this service."""
-        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else True
+        return tls_verify(str(self.ca_file) if self.ca_file else True)
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
