@@ -1,8 +1,13 @@
-"""NTT-friendly primes: p ≡ 1 (mod 2N), below 2^31 so a product of two fits in 64 bits."""
+"""Primes below 2^31 (a product of two fits in 64 bits): NTT-friendly ones, p ≡ 1 (mod 2N),
+for the auxiliary product moduli, and partially splitting ones, p ≡ 2l + 1 (mod 4l), for
+the BFV modulus (X^N + 1 has only l factors, so short elements are units)."""
 
 from __future__ import annotations
 
-__all__ = ["is_prime", "ntt_primes", "primitive_2n_root"]
+import math
+
+__all__ = ["is_prime", "multiplicative_order", "ntt_primes", "primitive_2n_root",
+           "split_count", "splitting_primes"]
 
 # Deterministic Miller-Rabin witnesses for every n < 3.3e24 (covers all 64-bit n).
 _MR_WITNESSES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
@@ -80,3 +85,42 @@ def primitive_2n_root(p: int, n: int) -> int:
             assert pow(psi, n, p) == p - 1
             return psi
     raise ValueError("no generator found")  # unreachable for prime p
+
+
+def multiplicative_order(a: int, m: int) -> int:
+    """Order of a in (Z/mZ)^* (a coprime to m; m a power of two here, so this is cheap)."""
+    if math.gcd(a, m) != 1:
+        raise ValueError("a is not a unit mod m")
+    order, x = 1, a % m
+    while x != 1 % m:
+        x = x * a % m
+        order += 1
+    return order
+
+
+def split_count(p: int, n: int) -> int:
+    """Number of irreducible factors of X^n + 1 modulo an odd prime p: n / ord_{2n}(p)
+    (the roots are the primitive 2n-th roots of unity, permuted in orbits by Frobenius)."""
+    return n // multiplicative_order(p % (2 * n), 2 * n)
+
+
+def splitting_primes(n: int, bits: int, count: int, factors: int = 2) -> tuple[int, ...]:
+    """The `count` largest primes p < 2^bits with p ≡ 2l + 1 (mod 4l), l = `factors`,
+    descending: X^n + 1 then splits into exactly l irreducible factors X^{n/l} − r mod p
+    (Lyubashevsky–Seiler, EUROCRYPT 2018, Cor. 1.2), so a non-zero y with
+    ‖y‖∞ < p^{1/l}/√l is a unit. bits in [12, 31]; 2 ≤ l ≤ n, both powers of two.
+    """
+    if not 12 <= bits <= 31:
+        raise ValueError("prime size must be 12..31 bits")
+    if n < 2 or n & (n - 1) or factors < 2 or factors & (factors - 1) or factors > n:
+        raise ValueError("n and the factor count must be powers of two with 2 ≤ l ≤ n")
+    step = 4 * factors
+    p = ((1 << bits) - 1 - (2 * factors + 1)) // step * step + 2 * factors + 1
+    found: list[int] = []
+    while len(found) < count and p > step:
+        if is_prime(p):
+            found.append(p)
+        p -= step
+    if len(found) < count:
+        raise ValueError("not enough primes of that size")
+    return tuple(found)
