@@ -4,20 +4,21 @@ Layout (all integers little-endian):
 
     offset  size  field
     0       4     magic b"ZKFB"
-    4       1     format version (1)
+    4       1     format version (2: the multi-message form of proof v3)
     5       1     kind: 1 = public key, 2 = secret key, 3 = ciphertexts
     6       16    parameter-set id (BfvParams.id_bytes)
     22      4     chunk count k, u32 (ciphertexts only)
     ...           body
 
 Bodies:
-- public key: for each prime p_j (in order), the 2·N residues of (p0, p1)
-  for that prime — p0[j, :] then p1[j, :] — bit-packed with `pack_uint` at
-  width w_j = ceil(log2 p_j).
-- secret key: the N ternary coefficients s_i ∈ {−1, 0, 1}, stored as s_i + 1
-  at 2 bits each (the code 3 is invalid).
-- ciphertexts (k, 2, L, N): for each prime p_j, the k·2·N residues
-  data[:, :, j, :] in C order (chunk, component, coefficient), packed at w_j.
+- public key: for each prime p_j (in order), the (1 + L')·N residues of
+  (a, b_1, ..., b_L') for that prime, bit-packed with `pack_uint` at width
+  w_j = ceil(log2 p_j).
+- secret key: the L'·N ternary coefficients of s_1..s_L' ∈ {−1, 0, 1}, stored as
+  s + 1 at 2 bits each (the code 3 is invalid).
+- ciphertexts (k chunks, g = ⌈k/L'⌉ groups): for each prime p_j, the g·N residues
+  of c1 (group, coefficient) followed by the k·N residues of c0 (chunk,
+  coefficient), packed at w_j.
 
 Every encoding is canonical: each value has exactly one encoding, so decoders
 reject truncated or padded input, an unknown magic/version/kind, a parameter id
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 MAGIC = b"ZKFB"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KIND_PUBLIC_KEY = 1
 KIND_SECRET_KEY = 2
 KIND_CIPHERTEXTS = 3
@@ -80,18 +81,18 @@ def _body_size(params: BfvParams, values_per_prime: int) -> int:
 
 
 def public_key_size(params: BfvParams) -> int:
-    return _HEADER.size + _body_size(params, 2 * params.n)
+    return _HEADER.size + _body_size(params, (1 + params.components) * params.n)
 
 
 def secret_key_size(params: BfvParams) -> int:
-    return _HEADER.size + packed_size(params.n, 2)
+    return _HEADER.size + packed_size(params.components * params.n, 2)
 
 
 def ciphertext_size(params: BfvParams, k: int) -> int:
-    """Encoded size in bytes of k ciphertext chunks."""
+    """Encoded size in bytes of k ciphertext chunks (⌈k/L'⌉ groups)."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    return _HEADER.size + _COUNT.size + _body_size(params, 2 * k * params.n)
+    return _HEADER.size + _COUNT.size + _body_size(params, (k + params.groups(k)) * params.n)
 
 
 def _header(params: BfvParams, kind: int) -> bytes:
@@ -169,35 +170,38 @@ def _check_length(body: memoryview, expected: int, what: str) -> None:
 # -- public key ---------------------------------------------------------------------
 def encode_public_key(pk: PublicKey) -> bytes:
     params = pk.params
-    return _header(params, KIND_PUBLIC_KEY) + _pack_residues(params, np.stack([pk.p0, pk.p1]))
+    return _header(params, KIND_PUBLIC_KEY) + _pack_residues(
+        params, np.concatenate([pk.a[None], pk.b]))
 
 
 def decode_public_key(data: bytes, params: BfvParams | None = None) -> PublicKey:
     """Decode a public key; `params` is the expected set (None: look the id up in PRESETS)."""
     body, params = _parse_header(data, KIND_PUBLIC_KEY, params)
-    _check_length(body, _body_size(params, 2 * params.n), "public key")
-    arr = _unpack_residues(params, body, (2,))
-    return PublicKey(params, np.ascontiguousarray(arr[0]), np.ascontiguousarray(arr[1]))
+    comps = params.components
+    _check_length(body, _body_size(params, (1 + comps) * params.n), "public key")
+    arr = _unpack_residues(params, body, (1 + comps,))
+    return PublicKey(params, np.ascontiguousarray(arr[0]), np.ascontiguousarray(arr[1:]))
 
 
 # -- secret key ---------------------------------------------------------------------
 def encode_secret_key(sk: SecretKey) -> bytes:
     s = np.asarray(sk.s, dtype=np.int64)
-    if s.shape != (sk.params.n,) or s.min() < -1 or s.max() > 1:
-        raise ValueError("secret key must be a ternary vector of length N")
-    return _header(sk.params, KIND_SECRET_KEY) + pack_uint(s + 1, 2)
+    if s.shape != (sk.params.components, sk.params.n) or s.min() < -1 or s.max() > 1:
+        raise ValueError("secret key must be L' ternary vectors of length N")
+    return _header(sk.params, KIND_SECRET_KEY) + pack_uint(s.ravel() + 1, 2)
 
 
 def decode_secret_key(data: bytes, params: BfvParams | None = None) -> SecretKey:
     body, params = _parse_header(data, KIND_SECRET_KEY, params)
-    _check_length(body, packed_size(params.n, 2), "secret key")
+    count = params.components * params.n
+    _check_length(body, packed_size(count, 2), "secret key")
     try:
-        codes = unpack_uint(bytes(body), 2, params.n)
+        codes = unpack_uint(bytes(body), 2, count)
     except ValueError as exc:
         raise BfvDecodeError(f"bad secret-key stream: {exc}") from None
     if codes.max() > 2:
         raise BfvDecodeError("secret-key coefficient outside {-1, 0, 1}")
-    return SecretKey(params, codes - 1)
+    return SecretKey(params, (codes - 1).reshape(params.components, params.n))
 
 
 # -- ciphertexts --------------------------------------------------------------------
@@ -206,7 +210,7 @@ def encode_ciphertexts(ct: Ciphertexts) -> bytes:
     if not 1 <= k <= _MAX_U32:
         raise ValueError("chunk count must be in [1, 2^32 − 1]")
     return (_header(ct.params, KIND_CIPHERTEXTS) + _COUNT.pack(k)
-            + _pack_residues(ct.params, ct.data))
+            + _pack_residues(ct.params, np.concatenate([ct.c1, ct.c0])))
 
 
 def decode_ciphertexts(data: bytes, params: BfvParams | None = None,
@@ -225,5 +229,7 @@ def decode_ciphertexts(data: bytes, params: BfvParams | None = None,
         raise BfvDecodeError("chunk count is zero")
     if max_chunks is not None and k > max_chunks:
         raise BfvDecodeError(f"chunk count {k} exceeds the maximum {max_chunks}")
-    _check_length(body, _body_size(params, 2 * k * params.n), f"{k} ciphertext chunk(s)")
-    return Ciphertexts(params, _unpack_residues(params, body, (k, 2)))
+    g = params.groups(k)
+    _check_length(body, _body_size(params, (k + g) * params.n), f"{k} ciphertext chunk(s)")
+    arr = _unpack_residues(params, body, (g + k,))
+    return Ciphertexts(params, np.ascontiguousarray(arr[g:]), np.ascontiguousarray(arr[:g]))

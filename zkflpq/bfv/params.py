@@ -1,9 +1,15 @@
 """BFV parameter sets: frozen, validated, with documented presets.
 
-Preset choices (see also proofs/params_check.py and the proof spec §7):
-- N = 4096 and q = three 30-bit NTT primes (log2 q ≈ 90) stay under the
-  HomomorphicEncryption.org table bound for 128-bit classical security with a
-  ternary secret (log2 q ≤ 109 at N = 4096), leaving 19 bits of slack.
+Preset choices (checked by proofs/params_check.py; proofs/protocol.md §1–2):
+- N = 4096 and q = three 27-bit primes p ≡ 5 (mod 8) (log2 q ≈ 81): X^N + 1 splits
+  into only two factors mod each p, so every non-zero y with ‖y‖∞ < √(p/2) is a unit
+  (Lyubashevsky–Seiler 2018) and one Σ-repetition of the norm proof is sound. q stays
+  under the HomomorphicEncryption.org bound for 128-bit security with a ternary secret
+  (log2 q ≤ 109 at N = 4096) and is as small as the decryption of a sum of
+  K_max ≥ 1000 proven updates allows. Products mod q go through auxiliary NTT primes
+  (zkflpq.ring.exact).
+- L' = 8 key components: a group of up to 8 chunks shares one (u, e2) and one c1, so a
+  ciphertext costs (1 + 1/L')·log2 q bits per coefficient instead of 2·log2 q.
 - t = 2^32: a power of two so that the aggregate of up to K_max clients with
   ‖m_i‖_∞ ≤ B decodes without wrap-around while K_max·B < t/2.
 - Errors: centred binomial with η = 21 (σ = √10.5 ≈ 3.24 ≥ 3.2, the width the
@@ -16,7 +22,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
-from ..ring.primes import is_prime
+from ..ring.primes import is_prime, split_count
 
 __all__ = [
     "BfvParams",
@@ -41,6 +47,7 @@ class BfvParams:
     n: int
     primes: tuple[int, ...]
     t: int
+    components: int = 8  # L': chunks per ciphertext group = public-key components b_j
     error_eta: int = 21
     insecure: bool = False
     id_bytes: bytes = field(init=False, repr=False)
@@ -53,8 +60,12 @@ class BfvParams:
         if not self.primes or len(set(self.primes)) != len(self.primes):
             raise ValueError("primes must be distinct and non-empty")
         for p in self.primes:
-            if not (p < 1 << 31 and is_prime(p) and (p - 1) % (2 * self.n) == 0):
-                raise ValueError(f"{p} is not an NTT-friendly prime below 2^31 for n={self.n}")
+            if not (p < 1 << 31 and is_prime(p) and p % 8 == 5):
+                raise ValueError(f"{p} is not a prime p ≡ 5 (mod 8) below 2^31")
+            if split_count(p, self.n) != 2:  # implied by p ≡ 5 (mod 8); checked anyway
+                raise ValueError(f"X^N + 1 does not split into two factors mod {p}")
+        if not 1 <= self.components <= 64:
+            raise ValueError("components must be 1..64")
         if self.t < 2 or self.t & (self.t - 1) or self.t > 1 << 32:
             raise ValueError("t must be a power of two in [2, 2^32]")
         if self.t >= self.q:
@@ -64,8 +75,9 @@ class BfvParams:
         if not self.insecure and self.estimated_security_bits() < 128:
             raise ValueError("a non-INSECURE parameter set must reach 128-bit security")
         digest = hashlib.sha3_256(
-            b"zkflpq-bfv-params-v1|" + repr(
-                (self.name, self.n, self.primes, self.t, self.error_eta)).encode()
+            b"zkflpq-bfv-params-v3|" + repr(
+                (self.name, self.n, self.primes, self.t, self.components,
+                 self.error_eta)).encode()
         ).digest()
         object.__setattr__(self, "id_bytes", digest[:16])
 
@@ -110,31 +122,43 @@ class BfvParams:
             return 0.0
         return 128.0 * ref / self.log2_q
 
+    @property
+    def split_factors(self) -> int:
+        """l: the number of irreducible factors of X^N + 1 mod each prime (2 here)."""
+        return max(split_count(p, self.n) for p in self.primes)
+
+    def groups(self, k: int) -> int:
+        """Ciphertext groups for k chunks: ⌈k / L'⌉ (the last one may be partial)."""
+        return -(-k // self.components)
+
     def max_clients(self, bound_inf: int) -> int:
         """Largest K with K·bound_inf < t/2: sums of K plaintexts with ‖m‖_∞ ≤ bound_inf decode."""
         return max(0, (self.t // 2 - 1) // max(1, bound_inf))
 
 
+# Prime literals checked against their generator by the tests (splitting_primes).
 DEFAULT = BfvParams(
-    name="zkflpq-bfv-n4096-q90-t32",
+    name="zkflpq-bfv3-n4096-q81-t32-l8",
     n=4096,
-    primes=(1073692673, 1073668097, 1073651713),
+    primes=(134217613, 134217541, 134217509),
     t=1 << 32,
 )
 
 # Small rings for fast tests only: far below 128-bit security.
 INSECURE_N256 = BfvParams(
-    name="INSECURE-bfv-n256-q90-t32",
+    name="INSECURE-bfv3-n256-q81-t32-l4",
     n=256,
-    primes=(1073738753, 1073732609, 1073731073),
+    primes=(134217613, 134217541, 134217509),
     t=1 << 32,
+    components=4,
     insecure=True,
 )
 INSECURE_N64 = BfvParams(
-    name="INSECURE-bfv-n64-q90-t32",
+    name="INSECURE-bfv3-n64-q81-t32-l3",
     n=64,
-    primes=(1073741441, 1073739649, 1073738753),
+    primes=(134217613, 134217541, 134217509),
     t=1 << 32,
+    components=3,
     insecure=True,
 )
 

@@ -1,9 +1,13 @@
-"""BFV (Fan–Vercauteren 2012) with exposed encryption randomness.
+"""BFV (Fan–Vercauteren 2012) in the multi-message form, with exposed randomness.
 
-pk = (p0, p1) = (−(a·s + e), a);  Enc(m; u, e1, e2) = (p0·u + e1 + Δ·m, p1·u + e2).
+Keys: s_1..s_L' ternary, pk = (a, b_1..b_L') with b_j = −(a·s_j + e_j).
+A group of up to L' chunks m_1..m_L' shares one (u, e2):
+    c1 = a·u + e2,    c0_j = b_j·u + e1_j + Δ·m_j,
+and chunk j of a group decrypts with s_j: c0_j + c1·s_j = Δ·m_j + e1_j − e_j·u + s_j·e2.
+k chunks form ⌈k/L'⌉ groups; chunk i is component i mod L' of group i div L'.
 The randomness (u, e1, e2) is returned to the caller because the norm proof
-(zkflpq.zk) uses the ciphertext as a commitment to (u, e1, e2, m).
-A batch of k chunks is one array of shape (k, 2, L, N).
+(zkflpq.zk) uses the ciphertext as a commitment to (u, e1, e2, m). Products
+"uniform mod q × ternary" are exact integer products (zkflpq.ring.exact).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numba as nb
 import numpy as np
 
 from ..ring import Csprng, RingContext, centered_binomial, ternary, uniform_mod
+from ..ring.exact import ExactProducts, exact_products
 from .params import BfvParams
 
 __all__ = [
@@ -36,6 +41,8 @@ __all__ = [
     "key_error",
     "keygen",
     "ring_of",
+    "products_of",
+    "sample_randomness",
     "scalar_mul",
     "sum_ciphertexts",
 ]
@@ -44,73 +51,107 @@ _RINGS: dict[str, RingContext] = {}
 
 
 def ring_of(params: BfvParams) -> RingContext:
-    """The (cached) ring context R_q of a parameter set."""
+    """The (cached) ring context R_q of a parameter set (coefficient-domain arithmetic)."""
     ring = _RINGS.get(params.name)
-    if ring is None or ring.primes != params.primes:
+    if ring is None or ring.primes != params.primes or ring.n != params.n:
         ring = RingContext(params.n, params.primes)
         _RINGS[params.name] = ring
     return ring
 
 
+def products_of(params: BfvParams) -> ExactProducts:
+    """Exact products "uniform mod q × ternary" (keys, encryption, decryption): every
+    coefficient is at most N·(q/2)·(1 + 2^-39) < capacity."""
+    return exact_products(params.n, params.n * (params.q // 2 + (params.q >> 39) + 1))
+
+
+def _mul_uniform_ternary(params: BfvParams, uniform_hat: np.ndarray, short: np.ndarray
+                         ) -> np.ndarray:
+    ep = products_of(params)
+    return ep.to_residues(ep.mul(uniform_hat, ep.from_int(short)), ring_of(params).basis)
+
+
 @dataclass(frozen=True, eq=False)
 class SecretKey:
     params: BfvParams
-    s: np.ndarray = field(repr=False)  # (N,) ternary int64
+    s: np.ndarray = field(repr=False)  # (L', N) ternary int64: one secret per component
+
+    def __post_init__(self) -> None:
+        if self.s.shape != (self.params.components, self.params.n):
+            raise ValueError("secret key must have shape (L', N)")
 
     @cached_property
-    def s_ntt(self) -> np.ndarray:
-        r = ring_of(self.params)
-        return r.ntt(r.from_int(self.s))
+    def s_hat(self) -> np.ndarray:
+        """The secrets in the product domain (L', M, N)."""
+        return products_of(self.params).from_int(self.s)
 
 
 @dataclass(frozen=True, eq=False)
 class PublicKey:
     params: BfvParams
-    p0: np.ndarray = field(repr=False)  # (L, N) residues
-    p1: np.ndarray = field(repr=False)
+    a: np.ndarray = field(repr=False)  # (L, N) residues, uniform
+    b: np.ndarray = field(repr=False)  # (L', L, N) residues: b_j = −(a·s_j + e_j)
+
+    def __post_init__(self) -> None:
+        L, n = len(self.params.primes), self.params.n
+        if self.a.shape != (L, n) or self.b.shape != (self.params.components, L, n):
+            raise ValueError("public key arrays must have shapes (L, N) and (L', L, N)")
 
     @cached_property
-    def p_ntt(self) -> np.ndarray:
-        """(2, L, N): NTT forms of p0 and p1."""
-        return ring_of(self.params).ntt(np.stack([self.p0, self.p1]))
+    def a_hat(self) -> np.ndarray:
+        """a in the product domain (M, N) (lifted to (−q/2, q/2])."""
+        return products_of(self.params).from_residues(self.a, ring_of(self.params).basis)
+
+    @cached_property
+    def b_hat(self) -> np.ndarray:
+        """b_1..b_L' in the product domain (L', M, N)."""
+        return products_of(self.params).from_residues(self.b, ring_of(self.params).basis)
 
     @cached_property
     def digest(self) -> bytes:
         """SHA3-256 over the parameter id and the residues (binds proofs to this key)."""
-        h = hashlib.sha3_256(b"zkflpq-bfv-pk-v1")
+        h = hashlib.sha3_256(b"zkflpq-bfv-pk-v3")
         h.update(self.params.id_bytes)
-        h.update(np.ascontiguousarray(self.p0, dtype="<i8").tobytes())
-        h.update(np.ascontiguousarray(self.p1, dtype="<i8").tobytes())
+        h.update(np.ascontiguousarray(self.a, dtype="<i8").tobytes())
+        h.update(np.ascontiguousarray(self.b, dtype="<i8").tobytes())
         return h.digest()
 
 
 @dataclass(frozen=True, eq=False)
 class Ciphertexts:
-    """k BFV ciphertexts: `data[i] = (c0_i, c1_i)`, residues of shape (L, N) each."""
+    """k chunks in ⌈k/L'⌉ groups: `c0[i]` (L, N) for chunk i, `c1[g]` (L, N) for group g."""
 
     params: BfvParams
-    data: np.ndarray = field(repr=False)  # (k, 2, L, N)
+    c0: np.ndarray = field(repr=False)  # (k, L, N)
+    c1: np.ndarray = field(repr=False)  # (⌈k/L'⌉, L, N)
 
     def __post_init__(self) -> None:
         L, n = len(self.params.primes), self.params.n
-        if self.data.ndim != 4 or self.data.shape[1:] != (2, L, n):
-            raise ValueError("ciphertext array must have shape (k, 2, L, N)")
+        if self.c0.ndim != 3 or self.c0.shape[1:] != (L, n) or self.c0.shape[0] < 1:
+            raise ValueError("c0 must have shape (k, L, N) with k ≥ 1")
+        if self.c1.shape != (self.params.groups(self.c0.shape[0]), L, n):
+            raise ValueError("c1 must have shape (⌈k/L'⌉, L, N)")
 
     def __len__(self) -> int:
-        return int(self.data.shape[0])
+        return int(self.c0.shape[0])
 
     @property
-    def c0(self) -> np.ndarray:
-        return self.data[:, 0]
+    def groups(self) -> int:
+        return int(self.c1.shape[0])
 
-    @property
-    def c1(self) -> np.ndarray:
-        return self.data[:, 1]
+    def component_of(self) -> np.ndarray:
+        """j(i) = i mod L' for every chunk i (which b_j / s_j it uses)."""
+        return np.arange(len(self)) % self.params.components
+
+    def group_of(self) -> np.ndarray:
+        """g(i) = i div L' for every chunk i (which c1 / u it shares)."""
+        return np.arange(len(self)) // self.params.components
 
 
 @dataclass(frozen=True, eq=False)
 class EncryptionRandomness:
-    """(u, e1, e2), each (k, N) int64: ternary u, centred-binomial e1, e2."""
+    """u, e2 (⌈k/L'⌉, N) per group and e1 (k, N) per chunk, int64: ternary u,
+    centred-binomial e1, e2."""
 
     u: np.ndarray
     e1: np.ndarray
@@ -121,8 +162,8 @@ class EncryptionRandomness:
 class NoiseReport:
     """Exact noise of a decryption, measured against a reference plaintext m.
 
-    max_abs_noise: ‖[c0 + c1·s − Δ·m]_q‖_∞ (centred mod q), the usual BFV noise v.
-    budget_bits: log2(q/2) − log2‖[t·(c0 + c1·s) − q·m]_{t·q}‖_∞, the invariant-noise
+    max_abs_noise: ‖[c0_j + c1·s_j − Δ·m]_q‖_∞ (centred mod q), the usual BFV noise v.
+    budget_bits: log2(q/2) − log2‖[t·(c0_j + c1·s_j) − q·m]_{t·q}‖_∞, the invariant-noise
         budget (as in SEAL): decryption returns m exactly iff budget_bits > 0. It is
         ≈ log2(Δ/2) − log2‖v‖_∞ and differs from it only by the (q mod t)·m/t term.
 
@@ -140,23 +181,29 @@ class NoiseReport:
 
 
 def keygen(params: BfvParams, rng: Csprng | None = None) -> tuple[SecretKey, PublicKey]:
-    """(s, pk = (−(a·s + e), a)) with ternary s and CBD_η error e, ‖e‖ ≤ error_norm_bound(N).
+    """(s_1..s_L', pk = (a, −(a·s_j + e_j))) with ternary s_j and CBD_η errors e_j,
+    each ‖e_j‖ ≤ error_norm_bound(N).
 
-    The error is resampled in the (< 2^-60 for the default set) case that it exceeds the
+    An error is resampled in the (< 2^-60 for the default set) case that it exceeds the
     bound, so assumption A-key, on which the aggregate's decryption bound K_max rests
-    (proofs/security.md §2.8), holds for every key rather than with high probability.
+    (proofs/security.md), holds for every key rather than with high probability.
     """
     rng = rng or Csprng()
     r = ring_of(params)
-    s = ternary(rng, (params.n,))
-    while True:
-        e = centered_binomial(rng, params.error_eta, (params.n,))
-        if _within_a_key(params, e):
-            break
+    comps = params.components
+    s = ternary(rng, (comps, params.n))
+    errors = []
+    for _ in range(comps):
+        while True:
+            e = centered_binomial(rng, params.error_eta, (params.n,))
+            if _within_a_key(params, e):
+                errors.append(e)
+                break
     a = uniform_mod(rng, params.primes, (params.n,))
-    as_ = r.intt(r.mul_ntt(r.ntt(a), r.ntt(r.from_int(s))))
-    p0 = r.neg(r.add(as_, r.from_int(e)))
-    return SecretKey(params, s), PublicKey(params, p0, a)
+    a_hat = products_of(params).from_residues(a, r.basis)
+    as_ = _mul_uniform_ternary(params, a_hat[None], s)  # (L', L, N)
+    b = r.neg(r.add(as_, r.from_int(np.stack(errors))))
+    return SecretKey(params, s), PublicKey(params, a, b)
 
 
 def _within_a_key(params: BfvParams, e: np.ndarray) -> bool:
@@ -165,12 +212,14 @@ def _within_a_key(params: BfvParams, e: np.ndarray) -> bool:
 
 
 def key_error(sk: SecretKey, pk: PublicKey) -> np.ndarray:
-    """e = −(p0 + p1·s) (N,), int64; ValueError when it is not even below 2^62 (the public
-    key does not belong to this secret key)."""
+    """e_j = −(b_j + a·s_j) (L', N), int64; ValueError when it is not even below 2^62 (the
+    public key does not belong to this secret key)."""
     if sk.params != pk.params:
         raise ValueError("keys belong to different parameter sets")
     r = ring_of(sk.params)
-    e = r.neg(r.add(pk.p0, r.intt(r.mul_ntt(pk.p_ntt[1], sk.s_ntt))))
+    ep = products_of(sk.params)
+    as_ = ep.to_residues(ep.mul(pk.a_hat[None], sk.s_hat), r.basis)
+    e = r.neg(r.add(pk.b, as_))
     try:
         return r.centered_small(e)
     except ValueError:
@@ -178,16 +227,17 @@ def key_error(sk: SecretKey, pk: PublicKey) -> np.ndarray:
 
 
 def check_key_pair(sk: SecretKey, pk: PublicKey) -> None:
-    """Raise ValueError unless pk = (−(a·s + e), a) for this s with ‖e‖ within A-key."""
-    if not _within_a_key(sk.params, key_error(sk, pk)):
+    """Raise ValueError unless every b_j = −(a·s_j + e_j) for this s with ‖e_j‖ within
+    A-key."""
+    if not all(_within_a_key(sk.params, e) for e in key_error(sk, pk)):
         raise ValueError("public key error exceeds the A-key bound (or the key pair does "
                          "not match)")
 
 
 def _check_plaintext(params: BfvParams, m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.int64)
-    if m.ndim != 2 or m.shape[1] != params.n:
-        raise ValueError("plaintext must have shape (k, N)")
+    if m.ndim != 2 or m.shape[1] != params.n or m.shape[0] < 1:
+        raise ValueError("plaintext must have shape (k, N) with k ≥ 1")
     half = params.t // 2
     if m.size and (m.min() <= -half or m.max() > half):
         raise ValueError("plaintext coefficients must lie in (−t/2, t/2]")
@@ -196,30 +246,44 @@ def _check_plaintext(params: BfvParams, m: np.ndarray) -> np.ndarray:
 
 def encrypt_deterministic(pk: PublicKey, m: np.ndarray,
                           randomness: EncryptionRandomness) -> Ciphertexts:
-    """Enc(m; u, e1, e2) for given randomness (the proof's relation R1, R2)."""
+    """Enc(m; u, e1, e2) for given randomness (the proof's relations R1, R2)."""
     params = pk.params
     r = ring_of(params)
     m = _check_plaintext(params, m)
-    u_hat = r.ntt(r.from_int(randomness.u))  # (k, L, N)
-    pu = r.intt(r.mul_ntt(u_hat[:, None], pk.p_ntt[None]))  # (k, 2, L, N)
+    k, g = m.shape[0], params.groups(m.shape[0])
+    u, e1, e2 = (np.asarray(x, dtype=np.int64) for x in
+                 (randomness.u, randomness.e1, randomness.e2))
+    if u.shape != (g, params.n) or e2.shape != (g, params.n) or e1.shape != m.shape:
+        raise ValueError("randomness shapes do not match the plaintext's chunk groups")
+    ep = products_of(params)
+    u_hat = ep.from_int(u)  # (g, M, N)
+    comp = np.arange(k) % params.components
+    grp = np.arange(k) // params.components
+    bu = ep.to_residues(ep.mul(pk.b_hat[comp], u_hat[grp]), r.basis)  # (k, L, N)
+    au = ep.to_residues(ep.mul(pk.a_hat[None], u_hat), r.basis)  # (g, L, N)
     dm = r.scalar_mul(r.from_int(m), params.delta)
-    c0 = r.add(r.add(pu[:, 0], r.from_int(randomness.e1)), dm)
-    c1 = r.add(pu[:, 1], r.from_int(randomness.e2))
-    return Ciphertexts(params, np.stack([c0, c1], axis=1))
+    c0 = r.add(r.add(bu, r.from_int(e1)), dm)
+    c1 = r.add(au, r.from_int(e2))
+    return Ciphertexts(params, c0, c1)
+
+
+def sample_randomness(params: BfvParams, k: int, rng: Csprng | None = None
+                      ) -> EncryptionRandomness:
+    """Fresh CSPRNG randomness for k chunks."""
+    rng = rng or Csprng()
+    g = params.groups(k)
+    return EncryptionRandomness(
+        u=ternary(rng, (g, params.n)),
+        e1=centered_binomial(rng, params.error_eta, (k, params.n)),
+        e2=centered_binomial(rng, params.error_eta, (g, params.n)),
+    )
 
 
 def encrypt_with_randomness(pk: PublicKey, m: np.ndarray, rng: Csprng | None = None
                             ) -> tuple[Ciphertexts, EncryptionRandomness]:
     """Encrypt k chunks (k, N) with fresh CSPRNG randomness and return it too."""
-    params = pk.params
-    rng = rng or Csprng()
-    m = _check_plaintext(params, m)
-    k = m.shape[0]
-    rand = EncryptionRandomness(
-        u=ternary(rng, (k, params.n)),
-        e1=centered_binomial(rng, params.error_eta, (k, params.n)),
-        e2=centered_binomial(rng, params.error_eta, (k, params.n)),
-    )
+    m = _check_plaintext(pk.params, m)
+    rand = sample_randomness(pk.params, m.shape[0], rng)
     return encrypt_deterministic(pk, m, rand), rand
 
 
@@ -228,13 +292,15 @@ def encrypt(pk: PublicKey, m: np.ndarray, rng: Csprng | None = None) -> Cipherte
 
 
 def _same_shape(a: Ciphertexts, b: Ciphertexts) -> None:
-    if a.params != b.params or a.data.shape != b.data.shape:
+    if a.params != b.params or a.c0.shape != b.c0.shape:
         raise ValueError("ciphertexts have different parameters or chunk counts")
 
 
 def add(a: Ciphertexts, b: Ciphertexts) -> Ciphertexts:
+    """Component-wise: c0 per chunk, c1 per group (the groups line up: same k, same L')."""
     _same_shape(a, b)
-    return Ciphertexts(a.params, ring_of(a.params).add(a.data, b.data))
+    r = ring_of(a.params)
+    return Ciphertexts(a.params, r.add(a.c0, b.c0), r.add(a.c1, b.c1))
 
 
 def sum_ciphertexts(items: Iterable[Ciphertexts]) -> Ciphertexts:
@@ -244,28 +310,36 @@ def sum_ciphertexts(items: Iterable[Ciphertexts]) -> Ciphertexts:
         first = next(it)
     except StopIteration:
         raise ValueError("nothing to sum") from None
-    acc = first.data.astype(np.int64, copy=True)
+    acc0 = first.c0.astype(np.int64, copy=True)
+    acc1 = first.c1.astype(np.int64, copy=True)
     p = ring_of(first.params).p
     pending = 1
     for ct in it:
         _same_shape(first, ct)
-        acc += ct.data
+        acc0 += ct.c0
+        acc1 += ct.c1
         pending += 1
         if pending == 1 << 32:  # residues < 2^31: 2^32 of them stay below 2^63
-            acc %= p
+            acc0 %= p
+            acc1 %= p
             pending = 1
-    return Ciphertexts(first.params, acc % p)
+    return Ciphertexts(first.params, acc0 % p, acc1 % p)
 
 
 def scalar_mul(ct: Ciphertexts, k: int) -> Ciphertexts:
     """Multiply by a (small) integer: decrypts to k·m mod t."""
-    return Ciphertexts(ct.params, ring_of(ct.params).scalar_mul(ct.data, k))
+    r = ring_of(ct.params)
+    return Ciphertexts(ct.params, r.scalar_mul(ct.c0, k), r.scalar_mul(ct.c1, k))
 
 
 def _phase(sk: SecretKey, ct: Ciphertexts) -> np.ndarray:
-    r = ring_of(ct.params)
-    c1s = r.intt(r.mul_ntt(r.ntt(ct.c1), sk.s_ntt))
-    return r.add(ct.c0, c1s)  # (k, L, N)
+    """c0_i + c1_{g(i)}·s_{j(i)} for every chunk (k, L, N)."""
+    params = ct.params
+    r = ring_of(params)
+    ep = products_of(params)
+    c1_hat = ep.from_residues(ct.c1, r.basis)  # (g, M, N)
+    c1s = ep.to_residues(ep.mul(c1_hat[ct.group_of()], sk.s_hat[ct.component_of()]), r.basis)
+    return r.add(ct.c0, c1s)
 
 
 @nb.njit(cache=True)

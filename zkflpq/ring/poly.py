@@ -1,7 +1,9 @@
 """Arithmetic in R_q = Z_q[X]/(X^N + 1) on RNS arrays of shape (..., L, N), int64.
 
 Coefficient-domain arrays hold residues in [0, p_i). Functions named `*_ntt`
-take and return NTT-domain arrays. Integer (non-modular) helpers such as
+take and return NTT-domain arrays; they exist only when every p_i ≡ 1 (mod 2N)
+(the auxiliary product moduli); the BFV modulus of proof v3 is not NTT-friendly and
+multiplies through zkflpq.ring.exact. Integer (non-modular) helpers such as
 `mul_sparse_ternary` on int64 arrays of shape (..., N) serve the
 prover/verifier, which work over Z for short vectors.
 """
@@ -115,13 +117,20 @@ class RingContext:
     def __post_init__(self) -> None:
         if self.n < 2 or self.n & (self.n - 1):
             raise ValueError("N must be a power of two")
-        for p in self.primes:
-            if (p - 1) % (2 * self.n):
-                raise ValueError(f"prime {p} is not 1 mod 2N")
+        if any(p < 3 or p >= 1 << 31 or p % 2 == 0 for p in self.primes):
+            raise ValueError("primes must be odd and below 2^31")
         object.__setattr__(self, "basis", RnsBasis(self.primes))
+
+    @property
+    def ntt_friendly(self) -> bool:
+        """Every prime ≡ 1 (mod 2N): the length-N NTT exists (`ntt`, `mul_ntt`, `mul`)."""
+        return all((p - 1) % (2 * self.n) == 0 for p in self.primes)
 
     @cached_property
     def tables(self) -> NttTables:
+        if not self.ntt_friendly:
+            raise ValueError("no length-N NTT modulo these primes (not 1 mod 2N): multiply "
+                             "through zkflpq.ring.exact instead")
         return NttTables.build(self.n, self.primes)
 
     @property

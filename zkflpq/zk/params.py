@@ -1,4 +1,4 @@
-"""Proof-system parameters (spec §7) and the per-statement bounds derived from them.
+"""Proof-system parameters (v3) and the per-statement bounds derived from them.
 
 Widths follow Lyubashevsky's rejection sampling (Lemma 4.7, 2012): a mask of width
 σ = α·T hides a shift of norm ≤ T with repetition rate M = exp(r/α + 1/(2α²)),
@@ -16,7 +16,9 @@ from functools import cached_property
 import numpy as np
 
 from ..bfv.params import BfvParams
+from ..ring.exact import AUX_PRIME_BITS, ExactProducts, exact_products
 from ..ring.packing import RICE_MAX_LOW, rice_low_bits
+from ..ring.primes import ntt_primes
 from .challenge import challenge_space_bits, challenge_weight, opnorm_bound
 from .jl import JL_ROWS
 
@@ -36,33 +38,40 @@ INF_SIGMAS = 8  # honest |z| ≤ 8σ per coefficient; fixes the encoding width
 
 @dataclass(frozen=True)
 class ZkParams:
-    """Parameters of the norm proof on top of one BFV parameter set."""
+    """Parameters of the norm proof (v3) on top of one BFV parameter set.
+
+    Challenges, BDLOP commitments and the relation polynomials live in the subring
+    R_d = Z_q[Y]/(Y^d + 1), Y = X^{N/d}, of R_N (LNP22's module-over-a-small-ring
+    layout): each BFV chunk is a free R_d-module of rank N/d, and the fixed part of a
+    proof is (N/d)× smaller. Mod every BFV prime (p ≡ 5 mod 8) Y^d + 1 has two factors,
+    so differences of challenges (‖c − c'‖∞ ≤ 2 < √(p/2)) are units (Lyubashevsky–
+    Seiler 2018, Cor. 1.2) and a single Σ-repetition is sound (proofs/security.md).
+    """
 
     bfv: BfvParams
-    rho: int = 5  # repetitions of the random-linear-combination step
-    # Parallel Σ-protocol repetitions (independent challenges) and the proof-of-work bits
-    # on the challenge query: R_q splits completely mod each p_i, so a cheater who guesses
-    # every challenge in one NTT slot wins with ≈ (2.5/p_min)^R = 2^-28.68·R per query
-    # (proofs/security.md F1, §4.3); grinding makes each query cost 2^g hash calls, i.e. a
-    # per-hash error of 2^-(28.68·R + g): R = 4, g = 16 gives 2^-130.7 (2^-128.6 with the
-    # other terms), where R = 5 without grinding cost 25 % more responses (§4.4).
-    # 2^16 SHAKE calls take ≈ 45 ms per Σ-attempt.
-    reps: int = 4
-    grinding_bits: int = 16
+    subring_degree: int = 1024  # d
+    rho: int = 5  # repetitions of the random-linear-combination step (1/p_min each)
     kappa: int = 1  # rows of A0 = [I_κ | A0']
-    mlwe_rank: int = 2  # ℓ − κ − #messages: MLWE rank for hiding (rank 1 is ≈ 122 bits core-SVP)
-    # α trades size for proving time: one rejection step covers all R repetitions and
-    # restarts the whole Σ-step with probability 1 − 1/M, and an attempt is most of the
-    # prover's cost. α = 48 (M ≈ 1.32) costs 2 bits more per response coefficient than
-    # α = 12 (M ≈ 3.06), about +7 % proof bytes, for about half the mean proving time.
+    # ℓ − κ − #messages: the MLWE rank hiding the commitments. rank·d = 4096 gives the
+    # hiding MLWE the lattice dimension of the BFV ring itself (proofs/security.md).
+    mlwe_rank: int = 4
+    # α trades size for proving time: a rejection restarts the Σ-step with probability
+    # 1 − 1/M. α = 48 (M ≈ 1.32) costs about 2 bits per response coefficient more than
+    # α = 12 (M ≈ 3.06) for about half the mean proving time.
     alpha: float = 48.0  # Σ-protocol mask slack (M ≈ 1.32)
     alpha_jl: float = 60.0  # JL mask slack (M ≈ 1.25)
     noise_tail_sds: float = 12.0  # public bound on ‖e‖²: mean + 12 standard deviations
+    # Auxiliary-prime counts of the three product engines (R_N, R_d, R_d squares); None:
+    # the fewest that cover the bounds (ProofBounds.product_bounds). Set explicitly only
+    # to show that too few are refused (proofs/params_check.py).
+    aux_counts: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
-        if not (1 <= self.rho <= 16 and 1 <= self.reps <= 16 and 1 <= self.kappa <= 4
-                and 1 <= self.mlwe_rank <= 4 and 0 <= self.grinding_bits <= 24):
-            raise ValueError("invalid rho/reps/kappa/mlwe_rank/grinding_bits")
+        if not (1 <= self.rho <= 16 and 1 <= self.kappa <= 4 and 1 <= self.mlwe_rank <= 8):
+            raise ValueError("invalid rho/kappa/mlwe_rank")
+        d = self.subring_degree
+        if d < 16 or d & (d - 1) or d > self.bfv.n:
+            raise ValueError("subring degree must be a power of two in [16, N]")
         if self.alpha < 2 or self.alpha_jl < 2:
             raise ValueError("alpha too small")
 
@@ -70,35 +79,43 @@ class ZkParams:
     def n(self) -> int:
         return self.bfv.n
 
+    @property
+    def d(self) -> int:
+        return self.subring_degree
+
+    @property
+    def views(self) -> int:
+        """N/d: the rank of R_N as an R_d-module (subring elements per BFV chunk)."""
+        return self.bfv.n // self.subring_degree
+
     @cached_property
     def challenge_weight(self) -> int:
-        return challenge_weight(self.n, SECURITY_BITS)
+        return challenge_weight(self.d, SECURITY_BITS)
 
     @cached_property
     def challenge_bits(self) -> float:
-        return challenge_space_bits(self.n, self.challenge_weight)
+        return challenge_space_bits(self.d, self.challenge_weight)
 
     @property
     def eta(self) -> float:
-        """‖c‖_op bound of the challenge set, so ‖c·s‖ ≤ η·‖s‖ for every s."""
-        return opnorm_bound(self.n, self.challenge_weight)
+        """‖c‖_op bound of the challenge set, so ‖c·s‖ ≤ η·‖s‖ for every s (also in R_N,
+        where c acts on each of the N/d subring components separately)."""
+        return opnorm_bound(self.d, self.challenge_weight)
 
     @property
     def jl_polys(self) -> int:
-        """Polynomials holding the 512 JL mask integers (one when N ≥ 512)."""
-        return -(-2 * JL_ROWS // self.n)
+        """Subring polynomials holding the 512 JL mask integers (one when d ≥ 512)."""
+        return -(-2 * JL_ROWS // self.d)
 
     @property
     def messages(self) -> int:
-        """BDLOP message polynomials: jl masks, a, g_1..g_ρ, and G1_{i,r} for every
-        repetition i and relation r."""
-        return self.jl_polys + 1 + self.rho + self.reps * self.rho
+        """BDLOP message polynomials: jl masks, a, g_1..g_ρ, G1_1..G1_ρ."""
+        return self.jl_polys + 1 + 2 * self.rho
 
     @property
     def ell(self) -> int:
-        """Length of the BDLOP randomness r ∈ R^ℓ (ternary). Hiding needs the commitment
-        matrix [A0; b_1..b_n] ((κ + n) × ℓ) to leave an MLWE secret of rank ≥ 1:
-        ℓ = κ + #messages + mlwe_rank (BDLOP18 §4; proofs/security.md F2)."""
+        """Length of the BDLOP randomness r ∈ R_d^ℓ (ternary): ℓ = κ + #messages +
+        mlwe_rank (BDLOP18 §4; proofs/security.md)."""
         return self.kappa + self.messages + self.mlwe_rank
 
     @property
@@ -112,11 +129,6 @@ class ZkParams:
     @property
     def rows_G1(self) -> slice:
         return slice(self.jl_polys + 1 + self.rho, self.messages)
-
-    def rows_G1_rep(self, i: int) -> slice:
-        """The G1 commitment rows of Σ-repetition i."""
-        start = self.jl_polys + 1 + self.rho + i * self.rho
-        return slice(start, start + self.rho)
 
     @property
     def rows_sent(self) -> slice:
@@ -145,69 +157,68 @@ class ProofBounds:
         if not 1 <= self.bound < 1 << 34:
             raise ValueError("norm bound B must be in [1, 2^34)")
         if 2 * self.arp_bound_message ** 2 >= self.zk.bfv.q:
-            # ‖m̄‖² + ‖ā‖² ≡ B² (mod q) would no longer imply equality over Z (spec §6).
+            # ‖m̄‖² + ‖ā‖² ≡ B² (mod q) would no longer imply equality over Z.
             raise ValueError("norm bound B too large for this parameter set (no-wrap)")
         if max(self.z_low_bits.values()) > RICE_MAX_LOW:
             raise ValueError("mask widths beyond the response encoding")  # α·B too large
+        if self.zk.aux_counts is not None:
+            for engine, need in zip(self.engines, self.product_bounds, strict=True):
+                if engine.capacity <= need:
+                    raise ValueError("too few auxiliary primes for the products of this "
+                                     "statement")
 
     # -- public witness bounds β_b --------------------------------------------------
+    @property
+    def groups(self) -> int:
+        return self.zk.bfv.groups(self.k)
+
     @property
     def kn(self) -> int:
         return self.k * self.zk.n
 
     @property
-    def beta_u(self) -> float:
-        return math.sqrt(self.kn)  # ternary: worst case
+    def gn(self) -> int:
+        return self.groups * self.zk.n
 
-    @property
-    def beta_e(self) -> float:
-        """Public bound on ‖e1‖, ‖e2‖ for CBD_η errors over all k chunks
-        (`BfvParams.error_norm_bound` with `noise_tail_sds`): an honest encryption exceeds
-        it only with negligible probability, also for the small rings of the tests."""
-        return self.zk.bfv.error_norm_bound(self.kn, self.zk.noise_tail_sds)
-
-    @property
-    def beta_m(self) -> float:
-        return float(self.bound)
-
-    @property
-    def beta_r(self) -> float:
-        return math.sqrt(self.zk.ell * self.zk.n)
+    @cached_property
+    def beta(self) -> dict[str, float]:
+        """Public bounds on ‖s_b‖ per block: ternary u (worst case), CBD errors
+        (`BfvParams.error_norm_bound` with `noise_tail_sds`: an honest encryption exceeds
+        them only with negligible probability), ‖m‖ ≤ B, ternary r."""
+        bfv, tail = self.zk.bfv, self.zk.noise_tail_sds
+        return {"m": float(self.bound), "e1": bfv.error_norm_bound(self.kn, tail),
+                "u": math.sqrt(self.gn), "e2": bfv.error_norm_bound(self.gn, tail),
+                "r": math.sqrt(self.zk.ell * self.zk.d)}
 
     @property
     def beta_noise(self) -> float:
         """Bound on ‖(u, e1, e2)‖ for the JL projection of the noise."""
-        return math.sqrt(self.beta_u ** 2 + 2 * self.beta_e ** 2)
+        b = self.beta
+        return math.sqrt(b["u"] ** 2 + b["e1"] ** 2 + b["e2"] ** 2)
 
     # -- Σ-protocol masks ----------------------------------------------------------------
     @property
     def block_sizes(self) -> dict[str, int]:
-        return {"u": self.kn, "e1": self.kn, "e2": self.kn, "m": self.kn,
-                "r": self.zk.ell * self.zk.n}
+        return {"m": self.kn, "e1": self.kn, "u": self.gn, "e2": self.gn,
+                "r": self.zk.ell * self.zk.d}
 
     @cached_property
     def sigma(self) -> dict[str, float]:
-        # One rejection step over all repetitions' blocks together: the shift
-        # (c_1·s, ..., c_R·s) has R·n_total coordinates, hence the factor √(R·n_total/n_b).
+        # One rejection step over all blocks: σ_b = α·η·β_b·√(n_total/n_b).
         sizes = self.block_sizes
-        total = self.zk.reps * sum(sizes.values())
-        beta = {"u": self.beta_u, "e1": self.beta_e, "e2": self.beta_e, "m": self.beta_m,
-                "r": self.beta_r}
-        return {b: self.zk.alpha * self.zk.eta * beta[b] * math.sqrt(total / sizes[b])
+        total = sum(sizes.values())
+        return {b: self.zk.alpha * self.zk.eta * self.beta[b] * math.sqrt(total / sizes[b])
                 for b in sizes}
 
     @cached_property
     def shift_bounds(self) -> dict[str, float]:
-        """Public bounds η·β_b on ‖c·s_b‖ (hold for every c ∈ C' and every witness
-        within its public bounds β_b)."""
-        beta = {"u": self.beta_u, "e1": self.beta_e, "e2": self.beta_e, "m": self.beta_m,
-                "r": self.beta_r}
-        return {b: self.zk.eta * beta[b] for b in beta}
+        """Public bounds η·β_b on ‖c·s_b‖ (for every c ∈ C' and every witness within its
+        public bounds β_b)."""
+        return {b: self.zk.eta * v for b, v in self.beta.items()}
 
     @cached_property
     def z_norm_bound(self) -> dict[str, float]:
-        """Bound on ‖z_b‖ over all repetitions together (R·n_b coordinates)."""
-        return {b: NORM_SLACK * s * math.sqrt(self.zk.reps * self.block_sizes[b])
+        return {b: NORM_SLACK * s * math.sqrt(self.block_sizes[b])
                 for b, s in self.sigma.items()}
 
     @cached_property
@@ -221,6 +232,11 @@ class ProofBounds:
         above it; the decoder rejects longer runs)."""
         return {b: (int(INF_SIGMAS * s) >> self.z_low_bits[b]) + 1 for b, s in self.sigma.items()}
 
+    @cached_property
+    def z_inf_bound(self) -> dict[str, int]:
+        """Largest |z| coefficient a decodable (or `z_fits`) response block can hold."""
+        return {b: ((self.z_max_high[b] + 1) << self.z_low_bits[b]) - 1 for b in self.sigma}
+
     def z_fits(self, block: str, z: np.ndarray) -> bool:
         return bool(z.size == 0 or (np.abs(z).max() >> self.z_low_bits[block])
                     <= self.z_max_high[block])
@@ -233,10 +249,44 @@ class ProofBounds:
                    for h in range(1, self.z_max_high[block] + 1))
         return 2 + low + tail
 
+    # -- exact products ------------------------------------------------------------------
+    @cached_property
+    def product_bounds(self) -> tuple[int, int, int]:
+        """Largest |coefficient| of the integer products of prover and verifier, for the
+        three engines (R_N; R_d; R_d with two uniform factors). Every short factor is
+        bounded by z_inf_bound (responses are checked before any product; the prover
+        resamples masks above INF_SIGMAS·σ), uniform factors are centred lifts
+        |x| ≤ q/2·(1 + 2^-39) (proofs/security.md, "exact products")."""
+        zk, zi = self.zk, self.z_inf_bound
+        half_q = zk.bfv.q // 2 + (zk.bfv.q >> 39) + 1
+        n, d = zk.n, zk.d
+        # R_N: b_j·z_u and a·z_u (one product per output polynomial).
+        ring_n = n * half_q * zi["u"]
+        short = max(zi["m"], zi["e1"], zi["u"], zi["e2"])
+        blocks = (self.k + 2 * self.groups) * zk.views
+        ring_d = max(
+            zk.ell * d * half_q * zi["r"],  # A0·z_r, <b_x, z_r>
+            blocks * d * (JL_ROWS << 32) * short,  # Σ_b α_b·z_b, |α| < 2^40
+            2 * self.kn * zi["m"] * max(zi["m"], self.bound),  # Σ σ(z_Q)·z_Q, cross terms
+        )
+        squares = max(d * half_q * half_q,  # σ(z_a)·z_a
+                      (d + JL_ROWS * 2) * (JL_ROWS << 32) * half_q)  # α_a·z_a, σ(γ)·z_jl
+        return ring_n, ring_d, squares
+
+    @cached_property
+    def engines(self) -> tuple[ExactProducts, ExactProducts, ExactProducts]:
+        zk = self.zk
+        degrees = (zk.n, zk.d, zk.d)
+        if zk.aux_counts is None:
+            return tuple(exact_products(deg, b) for deg, b in  # type: ignore[return-value]
+                         zip(degrees, self.product_bounds, strict=True))
+        return tuple(ExactProducts(deg, ntt_primes(deg, AUX_PRIME_BITS, c))  # type: ignore
+                     for deg, c in zip(degrees, zk.aux_counts, strict=True))
+
     # -- JL ------------------------------------------------------------------------------
     @property
     def jl_shift_bounds(self) -> dict[str, float]:
-        return {"m": GHL_JL_FACTOR * self.beta_m, "e": GHL_JL_FACTOR * self.beta_noise}
+        return {"m": GHL_JL_FACTOR * self.beta["m"], "e": GHL_JL_FACTOR * self.beta_noise}
 
     @cached_property
     def jl_sigma(self) -> dict[str, float]:
@@ -254,7 +304,7 @@ class ProofBounds:
     # -- what soundness gives ------------------------------------------------------------
     @property
     def arp_bound_message(self) -> float:
-        """B_arp for (m, a): what the approximate range proof guarantees (spec §6)."""
+        """B_arp for (m, a): what the approximate range proof guarantees."""
         return self.jl_norm_bound["m"] / JL_SOUND_FACTOR
 
     @property
@@ -268,12 +318,13 @@ _CACHE: dict[str, ZkParams] = {}
 def zk_params_for(bfv: BfvParams) -> ZkParams:
     """The proof parameters used with a BFV preset (one fixed choice per preset).
 
-    INSECURE_* sets (tests only) run 2 Σ-repetitions instead of 4 and 4 grinding bits
-    instead of 16: still the multi-repetition and proof-of-work code paths, at a fraction
-    of the cost.
+    INSECURE_* sets (tests only) use the subring of degree 64 (N = 256: four subring
+    components per chunk, the layout of the default set; N = 64: the whole ring) and
+    MLWE rank 2.
     """
     zk = _CACHE.get(bfv.name)
     if zk is None or zk.bfv != bfv:
-        zk = ZkParams(bfv, reps=2, grinding_bits=4) if bfv.insecure else ZkParams(bfv)
+        zk = (ZkParams(bfv, subring_degree=min(64, bfv.n), mlwe_rank=2) if bfv.insecure
+              else ZkParams(bfv))
         _CACHE[bfv.name] = zk
     return zk

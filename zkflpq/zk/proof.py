@@ -1,10 +1,11 @@
-"""The norm proof object and its strict, versioned binary encoding (spec §4 step 7, §8).
+"""The norm proof object and its strict, versioned binary encoding (proofs/protocol.md).
 
 Layout (all integers little-endian):
-  magic "ZKNP" | version u8 | parameter-set id (16) | k u32 | B u64 |
-  residues of t0, t_jl, t_a, t_g1..ρ, t_G1_1..ρ, h_1..ρ (per prime, ceil(log2 p) bits) |
-  challenges c_1..c_R | grinding nonce u64 | z_jm, z_je | z_u, z_e1, z_e2, z_m, z_r
-Version 2 added the nonce (the proof of work on the challenge query, security.md §4.4).
+  magic "ZKNP" | version u8 (3) | parameter-set id (16) | k u32 | B u64 |
+  residues of t0, t_jl, t_a, t_g1..ρ, t_G1_1..ρ, h_1..ρ (subring polynomials of degree
+  d, per prime, ceil(log2 p) bits) | challenge c | z_jm, z_je | z_m, z_e1, z_u, z_e2, z_r
+Version 3 (one Σ-repetition in the subring, the multi-message witness) replaced
+version 2 (four repetitions and a proof-of-work nonce), which is no longer read.
 The JL responses use two's-complement offset packing at fixed widths; each block of
 z is Rice-coded (zkflpq.ring.packing) after a u32 byte length, which brings it within
 ~0.1 bit per coefficient of the Gaussian's entropy. Decoding is strict: every length,
@@ -25,16 +26,14 @@ from .challenge import Challenge
 from .errors import ProofDecodeError
 from .params import ProofBounds, ZkParams, zk_params_for
 
-__all__ = ["NormProof", "PROOF_MAGIC", "PROOF_VERSION", "encode_proof", "decode_proof_bytes",
+__all__ = ["BLOCKS", "NormProof", "PROOF_MAGIC", "PROOF_VERSION", "encode_proof", "decode_proof_bytes",
            "proof_size", "max_proof_size"]
 
 PROOF_MAGIC = b"ZKNP"
-PROOF_VERSION = 2
+PROOF_VERSION = 3
 _HEADER = struct.Struct("<4sB16sIQ")
-_Z_BLOCKS = ("u", "e1", "e2", "m")
-_ALL_BLOCKS = (*_Z_BLOCKS, "r")
+BLOCKS = ("m", "e1", "u", "e2", "r")  # response blocks, in encoding order
 _LEN = struct.Struct("<I")
-_NONCE = struct.Struct("<Q")
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,15 +41,14 @@ class NormProof:
     params: BfvParams
     k: int
     bound: int
-    t0: np.ndarray = field(repr=False)  # (κ, L, N)
-    t_msg: np.ndarray = field(repr=False)  # (jl_polys + 1 + ρ, L, N): jl, a, g_1..g_ρ
-    t_G1: np.ndarray = field(repr=False)  # (R·ρ, L, N): repetition-major
-    h: np.ndarray = field(repr=False)  # (ρ, L, N)
+    t0: np.ndarray = field(repr=False)  # (κ, L, d)
+    t_msg: np.ndarray = field(repr=False)  # (jl_polys + 1 + ρ, L, d): jl, a, g_1..g_ρ
+    t_G1: np.ndarray = field(repr=False)  # (ρ, L, d)
+    h: np.ndarray = field(repr=False)  # (ρ, L, d)
     z_jm: np.ndarray = field(repr=False)  # (256,)
     z_je: np.ndarray = field(repr=False)  # (256,)
-    c: tuple[Challenge, ...] = field(repr=False)  # one per Σ-repetition
-    z: dict[str, np.ndarray] = field(repr=False)  # u, e1, e2, m: (R, k, N); r: (R, ℓ, N)
-    nonce: int  # grinding nonce: the challenge query's proof of work (u64)
+    c: Challenge = field(repr=False)  # in the subring R_d
+    z: dict[str, np.ndarray] = field(repr=False)  # m, e1: (k, N); u, e2: (g, N); r: (ℓ, d)
 
     def to_bytes(self) -> bytes:
         return encode_proof(self, zk_params_for(self.params))
@@ -61,35 +59,33 @@ def _residue_widths(zk: ZkParams) -> list[int]:
 
 
 def _poly_count(zk: ZkParams) -> int:
-    return zk.kappa + (zk.jl_polys + 1 + zk.rho) + zk.reps * zk.rho + zk.rho
+    return zk.kappa + (zk.jl_polys + 1 + zk.rho) + 2 * zk.rho
 
 
 def _challenge_size(zk: ZkParams) -> int:
     w = zk.challenge_weight
-    return zk.reps * (2 * w + (w + 7) // 8)
+    return 2 * w + (w + 7) // 8
 
 
 def _fixed_size(zk: ZkParams, bounds: ProofBounds) -> int:
-    n = zk.n
     size = _HEADER.size
-    size += sum(packed_size(_poly_count(zk) * n, w) for w in _residue_widths(zk))
-    size += _challenge_size(zk) + _NONCE.size
+    size += sum(packed_size(_poly_count(zk) * zk.d, w) for w in _residue_widths(zk))
+    size += _challenge_size(zk)
     size += packed_size(256, bounds.jl_width["m"]) + packed_size(256, bounds.jl_width["e"])
-    return size + _LEN.size * len(_ALL_BLOCKS)
+    return size + _LEN.size * len(BLOCKS)
 
 
 def proof_size(zk: ZkParams, bounds: ProofBounds) -> int:
     """Expected encoded size in bytes (the z blocks are variable-length)."""
-    z_bits = zk.reps * sum(bounds.block_sizes[b] * bounds.z_expected_bits(b)
-                           for b in _ALL_BLOCKS)
+    z_bits = sum(bounds.block_sizes[b] * bounds.z_expected_bits(b) for b in BLOCKS)
     return _fixed_size(zk, bounds) + math.ceil(z_bits / 8)
 
 
 def max_proof_size(zk: ZkParams, bounds: ProofBounds) -> int:
     """Largest size a decodable proof can have (the decoder's size limit)."""
-    worst = sum(math.ceil(zk.reps * bounds.block_sizes[b]
+    worst = sum(math.ceil(bounds.block_sizes[b]
                           * (2 + bounds.z_low_bits[b] + bounds.z_max_high[b]) / 8)
-                for b in _ALL_BLOCKS)
+                for b in BLOCKS)
     return _fixed_size(zk, bounds) + worst
 
 
@@ -111,11 +107,10 @@ def encode_proof(proof: NormProof, zk: ZkParams) -> bytes:
     parts = [_HEADER.pack(PROOF_MAGIC, PROOF_VERSION, zk.bfv.id_bytes, proof.k, proof.bound)]
     for i, w in enumerate(_residue_widths(zk)):
         parts.append(pack_uint(polys[:, i, :], w))
-    parts.extend(c.encode() for c in proof.c)
-    parts.append(_NONCE.pack(proof.nonce))
+    parts.append(proof.c.encode())
     parts.append(_pack_signed(proof.z_jm, bounds.jl_width["m"]))
     parts.append(_pack_signed(proof.z_je, bounds.jl_width["e"]))
-    for b in _ALL_BLOCKS:
+    for b in BLOCKS:
         coded = rice_encode(proof.z[b], bounds.z_low_bits[b], bounds.z_max_high[b])
         parts.append(_LEN.pack(len(coded)) + coded)
     return b"".join(parts)
@@ -146,7 +141,7 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
         raise ProofDecodeError("proof header does not match the statement (k or B)")
     if not _fixed_size(zk, bounds) <= len(data) <= max_proof_size(zk, bounds):
         raise ProofDecodeError(f"proof size {len(data)} outside the possible range")
-    n, L = zk.n, len(zk.bfv.primes)
+    n, d, L = zk.n, zk.d, len(zk.bfv.primes)
     P = _poly_count(zk)
     off = _HEADER.size
 
@@ -164,23 +159,22 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
         return rice_decode(coded, bounds.z_low_bits[name], bounds.z_max_high[name], count)
 
     try:
-        polys = np.empty((P, L, n), dtype=np.int64)
+        polys = np.empty((P, L, d), dtype=np.int64)
         for i, (w, p) in enumerate(zip(_residue_widths(zk), zk.bfv.primes, strict=True)):
-            vals = unpack_uint(take(packed_size(P * n, w)), w, P * n).reshape(P, n)
+            vals = unpack_uint(take(packed_size(P * d, w)), w, P * d).reshape(P, d)
             if vals.max(initial=0) >= p:
                 raise ProofDecodeError("residue out of range")
             polys[:, i, :] = vals
-        one = _challenge_size(zk) // zk.reps
-        c = tuple(Challenge.decode(take(one), n, zk.challenge_weight) for _ in range(zk.reps))
-        (nonce,) = _NONCE.unpack(take(_NONCE.size))
+        c = Challenge.decode(take(_challenge_size(zk)), d, zk.challenge_weight)
         wm, we = bounds.jl_width["m"], bounds.jl_width["e"]
         z_jm = _unpack_signed(take(packed_size(256, wm)), wm, 256)
         z_je = _unpack_signed(take(packed_size(256, we)), we, 256)
+        g = bounds.groups
+        rows = {"m": k, "e1": k, "u": g, "e2": g}
         z: dict[str, np.ndarray] = {}
-        R = zk.reps
-        for b in _Z_BLOCKS:
-            z[b] = take_block(b, R * k * n).reshape(R, k, n)
-        z["r"] = take_block("r", R * zk.ell * n).reshape(R, zk.ell, n)
+        for b in BLOCKS[:4]:
+            z[b] = take_block(b, rows[b] * n).reshape(rows[b], n)
+        z["r"] = take_block("r", zk.ell * d).reshape(zk.ell, d)
         if off != len(data):
             raise ProofDecodeError("trailing bytes after the proof")
     except ProofDecodeError:
@@ -191,6 +185,6 @@ def decode_proof_bytes(data: bytes, zk: ZkParams, k: int, bound: int) -> NormPro
     sent = zk.jl_polys + 1 + rho
     t0 = polys[:kappa]
     t_msg = polys[kappa: kappa + sent]
-    t_G1 = polys[kappa + sent: kappa + sent + zk.reps * rho]
-    h = polys[kappa + sent + zk.reps * rho:]
-    return NormProof(zk.bfv, k, bound, t0, t_msg, t_G1, h, z_jm, z_je, c, z, nonce)
+    t_G1 = polys[kappa + sent: kappa + sent + rho]
+    h = polys[kappa + sent + rho:]
+    return NormProof(zk.bfv, k, bound, t0, t_msg, t_G1, h, z_jm, z_je, c, z)

@@ -1,11 +1,15 @@
-"""Prover and verifier of the exact-L2-norm proof for BFV ciphertexts (spec §3–§5).
+"""Prover and verifier of the exact-L2-norm proof v3 for multi-message BFV ciphertexts.
 
-Blocks of the short witness s, per chunk i = 1..k: u_i, e1_i, e2_i, m_i (sent as
-masked responses z = y + c·s), and the BDLOP randomness r. BDLOP messages (masked
-openings derived by the verifier): jl (y_m ‖ y_e packed in one polynomial), a (the
-four-square completion, a full polynomial so the JL projection covers every
-coefficient of it), g_1..g_ρ, G1_1..G1_ρ. W, v and every derived value are hashed
-in the NTT domain (a bijection), which saves the inverse transforms.
+Short witness blocks (sent as masked responses z = y + c·s): m and e1 per chunk (k, N),
+u and e2 per group (g, N), and the BDLOP randomness r (ℓ, d). BDLOP messages (masked
+openings derived by the verifier), all in the subring R_d: jl (y_m ‖ y_e), a (the
+four-square completion), g_1..g_ρ, G1_1..G1_ρ. The relations about coefficients
+(JL rows, the norm) see every R_N block as N/d subring elements (`_views`).
+
+One Σ-repetition with a challenge c ∈ R_d: q's primes are ≡ 5 (mod 8), so challenge
+differences are units (proofs/security.md). q is not NTT-friendly: products go through
+the exact-product engines of ProofBounds; everything absorbed is a residue array in
+the coefficient domain.
 """
 
 from __future__ import annotations
@@ -24,22 +28,31 @@ from ..bfv.scheme import (
     encrypt_deterministic,
     ring_of,
 )
-from ..ring import Csprng, discrete_gaussian, ternary, uniform_mod
-from ..ring.ntt import multiply_accumulate
+from ..ring import Csprng, RingContext, discrete_gaussian, ternary, uniform_mod
+from ..ring.exact import ExactProducts
 from ..ring.poly import mul_sparse_ternary_int
-from .bdlop import commitment_key
+from .bdlop import CommitmentKey, commitment_key
 from .challenge import Challenge, operator_norm, sample_challenge
 from .errors import NormBoundExceeded, ProofDecodeError, ProvingFailed
 from .foursquare import four_squares
 from .jl import JL_ROWS, jl_combine, jl_project
-from .params import ProofBounds, ZkParams, zk_params_for
-from .proof import NormProof, decode_proof_bytes
+from .params import INF_SIGMAS, ProofBounds, ZkParams, zk_params_for
+from .proof import BLOCKS, NormProof, decode_proof_bytes
 from .transcript import Transcript
 
-__all__ = ["NormStatement", "Verdict", "prove", "verify", "decode_proof", "PROTOCOL_ID"]
+__all__ = ["NormStatement", "Verdict", "prove", "verify", "decode_proof", "PROTOCOL_ID",
+           "exact_norm2"]
 
-PROTOCOL_ID = b"zkflpq-norm-proof-v2"  # v2: R = 4 repetitions and a grinding nonce
+PROTOCOL_ID = b"zkflpq-norm-proof-v3"  # v3: one repetition over a partially splitting ring
 MAX_ATTEMPTS = 200
+
+
+def _canonical(a: object, primes: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    """An int64 residue array of this shape with every entry in [0, p_i)."""
+    if not (isinstance(a, np.ndarray) and a.dtype == np.int64 and a.shape == shape):
+        return False
+    p = np.array(primes, dtype=np.int64)[:, None]
+    return bool(a.size == 0 or ((a >= 0).all() and (a < p).all()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,11 +69,20 @@ class NormStatement:
     def __post_init__(self) -> None:
         if self.public_key.params != self.params or self.ciphertexts.params != self.params:
             raise ValueError("statement mixes parameter sets")
-        if not 1 <= self.bound < 1 << 34:
-            raise ValueError("bound must be in [1, 2^34)")
-        zk_params_for(self.params).bounds(self.k, self.bound)  # no-wrap limit on B (spec §6)
-        if len(self.context) > 4096:
-            raise ValueError("context too long")
+        if not isinstance(self.bound, int) or not 1 <= self.bound < 1 << 34:
+            raise ValueError("bound must be an int in [1, 2^34)")
+        zk_params_for(self.params).bounds(self.k, self.bound)  # no-wrap limit on B
+        if not isinstance(self.context, bytes) or len(self.context) > 4096:
+            raise ValueError("context must be at most 4096 bytes")
+        L, n, primes = len(self.params.primes), self.params.n, self.params.primes
+        ct = self.ciphertexts
+        # A residue ≥ p is a second representation of the same ring element: refused.
+        if not (_canonical(ct.c0, primes, (self.k, L, n))
+                and _canonical(ct.c1, primes, (ct.groups, L, n))):
+            raise ValueError("ciphertext residues must be int64 in [0, p_i)")
+        if not (_canonical(self.public_key.a, primes, (L, n)) and _canonical(
+                self.public_key.b, primes, (self.params.components, L, n))):
+            raise ValueError("public-key residues must be int64 in [0, p_i)")
 
     @property
     def k(self) -> int:
@@ -82,28 +104,91 @@ def decode_proof(data: bytes, statement: NormStatement) -> NormProof:
 
 # -- shared pieces -------------------------------------------------------------------------
 
+def exact_norm2(v: np.ndarray) -> int | None:
+    """‖v‖² exactly (Python int) for an int64 array with |v| < 2^34; None if larger.
+
+    Split v = hi·2^16 + lo (0 ≤ lo < 2^16): the three partial sums stay far below 2^63
+    for up to 2^24 entries, so no int64 product or sum wraps (np.dot(v, v) does)."""
+    flat = np.ascontiguousarray(v, dtype=np.int64).ravel()
+    if flat.size > 1 << 24:
+        raise ValueError("vector too long")
+    if flat.size and np.abs(flat).max() >= 1 << 34:
+        return None
+    hi, lo = flat >> 16, flat & 0xFFFF
+    return ((int(np.dot(hi, hi)) << 32) + (int(np.dot(hi, lo)) << 17) + int(np.dot(lo, lo)))
+
+
+def _views(zk: ZkParams, w: np.ndarray) -> np.ndarray:
+    """R_N polynomials (b, N) as subring elements (b·N/d, d): w = Σ_i X^i·w_i(X^{N/d}),
+    so component i of polynomial j is w[j, i::N/d]. A fixed permutation of the
+    coefficients, hence norms and JL projections see the same vector."""
+    s = zk.views
+    b = w.shape[0]
+    return np.ascontiguousarray(w.reshape(b, zk.d, s).transpose(0, 2, 1)).reshape(b * s, zk.d)
+
+
+def _embedded(zk: ZkParams, c: Challenge) -> tuple[np.ndarray, np.ndarray]:
+    """c ∈ R_d as an element of R_N (Y = X^{N/d}): monomial positions and signs."""
+    return c.positions * zk.views, c.coefficients
+
+
+@dataclass
+class _Ctx:
+    """Per-statement objects shared by prover and verifier."""
+
+    zk: ZkParams
+    bnds: ProofBounds
+    RN: RingContext  # R_N mod q (residues)
+    RS: RingContext  # R_d mod q (residues)
+    EN: ExactProducts
+    ES: ExactProducts
+    ES2: ExactProducts
+    ck: CommitmentKey
+
+    @classmethod
+    def of(cls, st: NormStatement) -> _Ctx:
+        zk = zk_params_for(st.params)
+        bnds = zk.bounds(st.k, st.bound)
+        ck = commitment_key(zk)
+        return cls(zk, bnds, ring_of(st.params), ck.ring, *bnds.engines, ck)
+
+    def to_q(self, engine: ExactProducts, x_hat: np.ndarray) -> np.ndarray:
+        return engine.to_residues(x_hat, self.RS.basis)
+
+    def lift(self, engine: ExactProducts, residues: np.ndarray) -> np.ndarray:
+        return engine.from_residues(residues, self.RS.basis)
+
+
 def _statement_transcript(st: NormStatement) -> Transcript:
     T = Transcript(PROTOCOL_ID)
     T.absorb(b"params", st.params.id_bytes)
     T.absorb(b"public-key", st.public_key.digest)
     T.absorb(b"context", st.context)
     T.absorb(b"bound", st.bound.to_bytes(8, "little"))
-    T.absorb_residues(b"ciphertexts", st.ciphertexts.data)
+    T.absorb_residues(b"c1", st.ciphertexts.c1)
+    T.absorb_residues(b"c0", st.ciphertexts.c0)
     return T
 
 
-def _ntt_int(R, x: np.ndarray) -> np.ndarray:
-    return R.ntt(R.from_int(x))
+def _pk_hat(ctx: _Ctx, pk: PublicKey) -> tuple[np.ndarray, np.ndarray]:
+    """a and b_1..b_L' in the product domain of the R_N engine (cached on the key)."""
+    cache = pk.__dict__.setdefault("_zk_hat", {})
+    got = cache.get(ctx.EN.aux_primes)
+    if got is None:
+        got = (ctx.EN.from_residues(pk.a, ctx.RN.basis),
+               ctx.EN.from_residues(pk.b, ctx.RN.basis))
+        cache[ctx.EN.aux_primes] = got
+    return got
 
 
 class _Relation:
-    """μ_r, γ_r and the linear maps L_r after the JL responses are fixed (spec §4 step 4)."""
+    """μ_r, γ_r, β_r and the linear maps L_r once the JL responses are fixed."""
 
-    def __init__(self, zk: ZkParams, k: int, T: Transcript, seed_jl: bytes,
+    def __init__(self, ctx: _Ctx, k: int, T: Transcript, seed_jl: bytes,
                  z_jm: np.ndarray, z_je: np.ndarray) -> None:
-        R = ring_of(zk.bfv)
-        self.R = R
-        q = R.q
+        zk = ctx.zk
+        self.ctx = ctx
+        q = zk.bfv.q
         self.mu = [int.from_bytes(T.squeeze(b"mu-%d" % r, 48), "little") % q
                    for r in range(zk.rho)]
         gamma = np.frombuffer(T.squeeze(b"gamma", zk.rho * 2 * JL_ROWS * 4), dtype="<u4")
@@ -111,31 +196,67 @@ class _Relation:
         z_j = [int(v) for v in np.concatenate([z_jm, z_je])]
         self.beta = [sum(int(g) * v for g, v in zip(gamma[r], z_j, strict=True)) % q
                      for r in range(zk.rho)]
-        n = zk.n
-        alpha = np.concatenate([
-            jl_combine(seed_jl, b"m", k + 1, n, gamma[:, :JL_ROWS]),
-            jl_combine(seed_jl, b"e", 3 * k, n, gamma[:, JL_ROWS:]),
-        ], axis=1)  # (ρ, 4k+1, N): blocks m_1..m_k, a, u_1..u_k, e1_1..e1_k, e2_1..e2_k
-        # Residues < 2^30 stored as uint32 (half the memory of the largest array here),
-        # one repetition at a time so the int64 temporaries stay small.
-        self.alpha_hat = np.empty(alpha.shape[:2] + (len(zk.bfv.primes), n), dtype=np.uint32)
-        for r in range(zk.rho):
-            self.alpha_hat[r] = R.sigma_ntt(_ntt_int(R, alpha[r]))
-        g_jl = np.zeros((zk.rho, zk.jl_polys * n), dtype=np.int64)
+        d, s = zk.d, zk.views
+        g = zk.bfv.groups(k)
+        # Column blocks (subring elements) in JL order: m views, a | u, e1, e2 views.
+        alpha_m = jl_combine(seed_jl, b"m", k * s + 1, d, gamma[:, :JL_ROWS])
+        alpha_e = jl_combine(seed_jl, b"e", (2 * g + k) * s, d, gamma[:, JL_ROWS:])
+        ES, ES2 = ctx.ES, ctx.ES2
+        short = np.concatenate([alpha_m[:, :-1], alpha_e], axis=1)  # (ρ, blocks, d)
+        self.alpha_hat = np.empty(short.shape[:2] + (len(ES.aux_primes), d), dtype=np.uint32)
+        for r in range(zk.rho):  # one relation at a time: small int64 temporaries
+            self.alpha_hat[r] = RingContext.sigma_ntt(ES.from_int(short[r]))
+        self.alpha_a_hat = RingContext.sigma_ntt(ES2.from_int(alpha_m[:, -1]))  # (ρ, M2, d)
+        g_jl = np.zeros((zk.rho, zk.jl_polys * d), dtype=np.int64)
         g_jl[:, : 2 * JL_ROWS] = gamma
-        self.gamma_jl_hat = R.sigma_ntt(_ntt_int(R, g_jl.reshape(zk.rho, zk.jl_polys, n)))
+        self.gamma_jl_hat = RingContext.sigma_ntt(
+            ES2.from_int(g_jl.reshape(zk.rho, zk.jl_polys, d)))
 
-    def linear_ntt(self, blocks_hat: np.ndarray, jl_hat: np.ndarray) -> np.ndarray:
-        """L_r(w) for all r, NTT domain (ρ, L, N); blocks_hat is (4k+1, L, N) and
-        jl_hat (jl_polys, L, N)."""
-        R = self.R
-        return R.add(multiply_accumulate(self.alpha_hat, blocks_hat, R.tables),
-                     multiply_accumulate(self.gamma_jl_hat, jl_hat, R.tables))
+    def linear(self, short_hat: np.ndarray, a_res: np.ndarray, jl_res: np.ndarray
+               ) -> np.ndarray:
+        """L_r(w) mod q for all r (ρ, L, d): short_hat holds the short blocks (m views,
+        u, e1, e2 views) in the ES product domain; a and jl come as residues mod q
+        (uniform for masks and responses) and go through the squares engine."""
+        ctx = self.ctx
+        ES, ES2 = ctx.ES, ctx.ES2
+        part = ctx.to_q(ES, ES.multiply_accumulate(self.alpha_hat, short_hat))
+        a_hat = ctx.lift(ES2, a_res)
+        jl_hat = ctx.lift(ES2, jl_res)
+        other = ES2.add(ES2.mul(self.alpha_a_hat, a_hat[None]),
+                        ES2.multiply_accumulate(self.gamma_jl_hat, jl_hat))
+        return ctx.RS.add(part, ctx.to_q(ES2, other))
 
 
-def _blocks(m, a, u, e1, e2) -> np.ndarray:
-    """Stack in the JL block order: m_1..m_k, a, u_1..u_k, e1.., e2.. (NTT arrays)."""
-    return np.concatenate([m, a[None], u, e1, e2])
+def _quadratic(ctx: _Ctx, x_hat: np.ndarray, y_hat: np.ndarray, xa: np.ndarray,
+               ya: np.ndarray) -> np.ndarray:
+    """Σ_Q σ(x_Q)·y_Q mod q (L, d) over the m views (ES domain, (blocks, M, d)) and the
+    a block (residues, through the squares engine)."""
+    ES, ES2 = ctx.ES, ctx.ES2
+    acc = ES.multiply_accumulate(RingContext.sigma_ntt(x_hat)[None], y_hat)[0]
+    sq = ES2.mul(RingContext.sigma_ntt(ctx.lift(ES2, xa)), ctx.lift(ES2, ya))
+    return ctx.RS.add(ctx.to_q(ES, acc), ctx.to_q(ES2, sq))
+
+
+def _ciphertext_first(ctx: _Ctx, st: NormStatement, w: dict[str, np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(b_j·w_u + w_e1 + Δ·w_m, a·w_u + w_e2) per chunk and group, mod q."""
+    RN, EN = ctx.RN, ctx.EN
+    a_hat, b_hat = _pk_hat(ctx, st.public_key)
+    ct = st.ciphertexts
+    u_hat = EN.from_int(w["u"])
+    bu = EN.to_residues(EN.mul(b_hat[ct.component_of()], u_hat[ct.group_of()]), RN.basis)
+    au = EN.to_residues(EN.mul(a_hat[None], u_hat), RN.basis)
+    c0 = RN.add(RN.add(bu, RN.from_int(w["e1"])),
+                RN.scalar_mul(RN.from_int(w["m"]), st.params.delta))
+    c1 = RN.add(au, RN.from_int(w["e2"]))
+    return c0, c1
+
+
+def _short_views(ctx: _Ctx, w: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(m views, [u, e1, e2] views) of R_N blocks, as integers (JL column order)."""
+    zk = ctx.zk
+    return _views(zk, w["m"]), np.concatenate([_views(zk, w["u"]), _views(zk, w["e1"]),
+                                               _views(zk, w["e2"])])
 
 
 @nb.njit(cache=True)
@@ -167,6 +288,10 @@ def _l2(v: np.ndarray) -> float:
     return math.sqrt(_dot_f64(flat, flat))
 
 
+def _challenge(T: Transcript, zk: ZkParams) -> Challenge:
+    return sample_challenge(T.squeeze(b"challenge", 32), zk.d, zk.challenge_weight)
+
+
 # -- prover ------------------------------------------------------------------------------------
 
 def prove(st: NormStatement, plaintext: np.ndarray, randomness: EncryptionRandomness,
@@ -177,64 +302,59 @@ def prove(st: NormStatement, plaintext: np.ndarray, randomness: EncryptionRandom
     ValueError if the witness does not match the ciphertexts.
     """
     params = st.params
-    zk = zk_params_for(params)
+    ctx = _Ctx.of(st)
     k, n, B = st.k, params.n, st.bound
-    bnds = zk.bounds(k, B)
-    R = ring_of(params)
-    ck = commitment_key(zk)
     rng = rng or Csprng()
-    m = np.asarray(plaintext, dtype=np.int64)
-    if m.shape != (k, n):
-        raise ValueError("plaintext shape does not match the ciphertexts")
-    norm2 = int(np.dot(m.ravel(), m.ravel())) if np.abs(m).max(initial=0) < 1 << 31 else None
+    m = np.asarray(plaintext)
+    if m.shape != (k, n) or m.dtype.kind not in "iu":
+        raise ValueError("plaintext must be an integer array matching the ciphertexts")
+    m = m.astype(np.int64)
+    norm2 = exact_norm2(m)
     if norm2 is None or norm2 > B * B:
         raise NormBoundExceeded("‖m‖ exceeds the bound B: refusing to prove")
-    u, e1, e2 = (np.asarray(x, dtype=np.int64)
-                 for x in (randomness.u, randomness.e1, randomness.e2))
-    if not np.array_equal(encrypt_deterministic(st.public_key, m, randomness).data,
-                          st.ciphertexts.data):
+    again = encrypt_deterministic(st.public_key, m, randomness)
+    if not (np.array_equal(again.c0, st.ciphertexts.c0)
+            and np.array_equal(again.c1, st.ciphertexts.c1)):
         raise ValueError("witness does not open the statement's ciphertexts")
-    if (np.abs(u).max() > 1 or _l2(u) > bnds.beta_u or _l2(e1) > bnds.beta_e
-            or _l2(e2) > bnds.beta_e):
+    secret = {"m": m, "e1": np.asarray(randomness.e1, np.int64),
+              "u": np.asarray(randomness.u, np.int64), "e2": np.asarray(randomness.e2, np.int64)}
+    bnds = ctx.bnds
+    if np.abs(secret["u"]).max() > 1 or any(_l2(secret[b]) > bnds.beta[b]
+                                            for b in ("e1", "u", "e2")):
         raise ProvingFailed("encryption randomness above the public bound: re-encrypt")
-    return _prove_checked(st, zk, bnds, R, ck, rng, m, norm2, u, e1, e2)
+    return _prove_checked(st, ctx, rng, secret, norm2)
 
 
-def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -> NormProof:
-    k, n, B = st.k, zk.n, st.bound
-    rho = zk.rho
-    a_poly = np.zeros(n, dtype=np.int64)
+def _prove_checked(st: NormStatement, ctx: _Ctx, rng: Csprng, secret: dict[str, np.ndarray],
+                   norm2: int) -> NormProof:
+    zk, bnds, RS, ES, ck = ctx.zk, ctx.bnds, ctx.RS, ctx.ES, ctx.ck
+    k, d, B, rho = st.k, zk.d, st.bound, zk.rho
+    a_poly = np.zeros(d, dtype=np.int64)
     a_poly[:4] = four_squares(B * B - norm2)
-
-    m_hat, u_hat, e1_hat, e2_hat = (_ntt_int(R, x) for x in (m, u, e1, e2))
-    a_hat = _ntt_int(R, a_poly)
-    sm_hat = R.sigma_ntt(m_hat)
-    sa_hat = R.sigma_ntt(a_hat)
-    q_hat = R.add(R.mul_ntt(sm_hat, m_hat).sum(axis=0) % R.p, R.mul_ntt(sa_hat, a_hat))
-    w_m = np.concatenate([m, a_poly[None]])
-    w_e = np.concatenate([u, e1, e2])
+    m_views, e_views = _short_views(ctx, secret)
+    w_m = np.concatenate([m_views, a_poly[None]])
     T1 = _statement_transcript(st)
 
-    # Steps 2–3: commitments and JL responses, restarted on rejection.
+    # JL step: commitments, then the projections, restarted on rejection.
     for _ in range(MAX_ATTEMPTS):
-        r = ternary(rng, (zk.ell, n))
-        r_hat = _ntt_int(R, r)
+        r = ternary(rng, (zk.ell, d))
+        r_hat = ES.from_int(r)
         y_m = discrete_gaussian(rng, bnds.jl_sigma["m"], (JL_ROWS,))
         y_e = discrete_gaussian(rng, bnds.jl_sigma["e"], (JL_ROWS,))
-        jl_flat = np.zeros(zk.jl_polys * n, dtype=np.int64)
+        jl_flat = np.zeros(zk.jl_polys * d, dtype=np.int64)
         jl_flat[:JL_ROWS], jl_flat[JL_ROWS: 2 * JL_ROWS] = y_m, y_e
-        jl_polys = jl_flat.reshape(zk.jl_polys, n)
-        g = uniform_mod(rng, zk.bfv.primes, (rho, n))
+        jl_polys = jl_flat.reshape(zk.jl_polys, d)
+        g = uniform_mod(rng, zk.bfv.primes, (rho, d))
         g[:, :, 0] = 0
-        msgs = np.concatenate([R.from_int(np.concatenate([jl_polys, a_poly[None]])), g])
-        t0 = ck.commit_t0(r_hat)
-        t_msg = R.add(R.intt(ck.inner_ntt(zk.rows_sent, r_hat)), msgs)
+        msgs = np.concatenate([RS.from_int(np.concatenate([jl_polys, a_poly[None]])), g])
+        t0 = ck.a0_times(ES, r_hat, r)
+        t_msg = RS.add(ck.inner(ES, zk.rows_sent, r_hat), msgs)
         T2 = T1.copy()
         T2.absorb_residues(b"t0", t0)
         T2.absorb_residues(b"t-msg", t_msg)
         seed_jl = T2.squeeze(b"jl-seed", 32)
         v_m = jl_project(seed_jl, b"m", w_m)
-        v_e = jl_project(seed_jl, b"e", w_e)
+        v_e = jl_project(seed_jl, b"e", e_views)
         if _l2(v_m) > bnds.jl_shift_bounds["m"] or _l2(v_e) > bnds.jl_shift_bounds["e"]:
             continue
         z_jm, z_je = y_m + v_m, y_e + v_e
@@ -250,104 +370,82 @@ def _prove_checked(st, zk, bnds: ProofBounds, R, ck, rng, m, norm2, u, e1, e2) -
     T2.absorb_array(b"z-jm", z_jm)
     T2.absorb_array(b"z-je", z_je)
 
-    # Step 4: aggregated relations and h_r = F_r(s).
-    rel = _Relation(zk, k, T2, seed_jl, z_jm, z_je)
-    s_blocks = _blocks(m_hat, a_hat, u_hat, e1_hat, e2_hat)
-    jl_hat = _ntt_int(R, jl_polys)
-    l_s = rel.linear_ntt(s_blocks, jl_hat)
-    h = np.empty((rho,) + q_hat.shape, dtype=np.int64)
+    # Aggregated relations h_r = F_r(s): ct(h_r) = 0 for the honest prover.
+    rel = _Relation(ctx, k, T2, seed_jl, z_jm, z_je)
+    mv_hat = ES.from_int(m_views)
+    s_short_hat = np.concatenate([mv_hat, ES.from_int(e_views)])
+    a_res, jl_res = RS.from_int(a_poly), RS.from_int(jl_polys)
+    quad = _quadratic(ctx, mv_hat, mv_hat, a_res, a_res)
+    lin = rel.linear(s_short_hat, a_res, jl_res)
+    h = np.empty((rho, len(zk.bfv.primes), d), dtype=np.int64)
     for i in range(rho):
-        f_hat = R.add(R.scalar_mul(q_hat, rel.mu[i]), l_s[i])
-        const = R.constant(-(rel.mu[i] * B * B + rel.beta[i]))
-        h[i] = R.add(R.add(R.intt(f_hat), g[i]), const)
+        f = RS.add(RS.scalar_mul(quad, rel.mu[i]), lin[i])
+        h[i] = RS.add(RS.add(f, g[i]), RS.constant(-(rel.mu[i] * B * B + rel.beta[i])))
     if h[:, :, 0].any():
         raise AssertionError("honest relation has a non-zero constant term")
     T2.absorb_residues(b"h", h)
 
-    # Steps 5–6: Σ-protocol masks, challenges, responses, run as zk.reps parallel
-    # repetitions with independent challenges: R_q splits completely mod each p_i, so one
-    # repetition is only ≈ 1/p_min sound (proofs/security.md F1). One rejection step
-    # covers all repetitions; on rejection every repetition restarts.
+    # Σ-protocol: masks, challenge, responses (one repetition, rejection on all blocks).
     sigma = bnds.sigma
-    secret = {"u": u, "e1": e1, "e2": e2, "m": m, "r": r}
-    quad = (m_hat, sm_hat, a_hat, sa_hat)
+    secret = dict(secret, r=r)
     for _ in range(MAX_ATTEMPTS):
+        y = {b: discrete_gaussian(rng, sigma[b], secret[b].shape) for b in BLOCKS}
+        if any(np.abs(y[b]).max() > INF_SIGMAS * sigma[b] for b in BLOCKS):
+            continue  # keeps every product within its engine's capacity (witness-free)
         T3 = T2.copy()
-        ys, firsts = [], []
-        for i in range(zk.reps):
-            y = {b: discrete_gaussian(rng, sigma[b], secret[b].shape) for b in secret}
-            ys.append(y)
-            firsts.append(_mask_message(st, zk, R, ck, rel, quad, r_hat, y, i))
-        T3.absorb_residues(b"t-G1", np.concatenate([f[0] for f in firsts]))
-        T3.absorb_residues_stacked(b"W-ct", [f[1] for f in firsts])
-        T3.absorb_residues(b"W0", np.stack([f[2] for f in firsts]))
-        T3.absorb_residues(b"v", np.stack([f[3] for f in firsts]))
-        nonce = T3.grind(b"grinding", zk.grinding_bits)
-        challenges = _challenges(T3, zk)
-        shifts = [{b: mul_sparse_ternary_int(secret[b], c.positions, c.coefficients)
-                   for b in secret} for c in challenges]
-        for shift in shifts:
-            if any(_l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in secret):
-                # Impossible for c ∈ C' and witnesses within β_b (‖c·s‖ ≤ ‖c‖_op·‖s‖).
-                raise AssertionError("challenge operator-norm bound violated")
-        for y, shift in zip(ys, shifts, strict=True):
-            for b in secret:
-                y[b] += shift[b]  # the masks become the responses (no third copy at 2^20)
-        accepted = _accept(rng, [y[b] for b in secret for y in ys],
-                           [sh[b] for b in secret for sh in shifts],
-                           [sigma[b] for b in secret for _ in shifts],
-                           zk.repetition_rate(zk.alpha))
-        del shifts
-        if not accepted:
+        t_G1, w_c0, w_c1, w0, v = _first_message(st, ctx, rel, y, r_hat, mv_hat,
+                                                 a_res, jl_res, a_poly)
+        T3.absorb_residues(b"t-G1", t_G1)
+        T3.absorb_residues(b"W-c0", w_c0)
+        T3.absorb_residues(b"W-c1", w_c1)
+        T3.absorb_residues(b"W0", w0)
+        T3.absorb_residues(b"v", v)
+        c = _challenge(T3, zk)
+        shift = _shifts(zk, c, secret)
+        if any(_l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in BLOCKS):
+            # Impossible for c ∈ C' and witnesses within β_b (‖c·s‖ ≤ ‖c‖_op·‖s‖).
+            raise AssertionError("challenge operator-norm bound violated")
+        z = {b: y[b] + shift[b] for b in BLOCKS}
+        if not _accept(rng, [z[b] for b in BLOCKS], [shift[b] for b in BLOCKS],
+                       [sigma[b] for b in BLOCKS], zk.repetition_rate(zk.alpha)):
             continue
-        z = {b: np.stack([y[b] for y in ys]) for b in secret}
-        if any(_l2(z[b]) > bnds.z_norm_bound[b] or not bnds.z_fits(b, z[b]) for b in secret):
+        if any(_l2(z[b]) > bnds.z_norm_bound[b] or not bnds.z_fits(b, z[b]) for b in BLOCKS):
             continue
-        t_G1 = np.concatenate([f[0] for f in firsts])
-        return NormProof(st.params, k, B, t0, t_msg, t_G1, h, z_jm, z_je,
-                         tuple(challenges), z, nonce)
+        return NormProof(st.params, k, B, t0, t_msg, t_G1, h, z_jm, z_je, c, z)
     raise ProvingFailed("rejection sampling did not terminate")
 
 
-def _challenges(T: Transcript, zk: ZkParams) -> list[Challenge]:
-    seeds = T.squeeze(b"challenges", 32 * zk.reps)
-    return [sample_challenge(seeds[32 * i: 32 * i + 32], zk.n, zk.challenge_weight)
-            for i in range(zk.reps)]
+def _shifts(zk: ZkParams, c: Challenge, secret: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """c·s_b over the integers: R_N blocks with c embedded, r in R_d."""
+    pos_n, sgn = _embedded(zk, c)
+    out = {b: mul_sparse_ternary_int(secret[b], pos_n, sgn) for b in ("m", "e1", "u", "e2")}
+    out["r"] = mul_sparse_ternary_int(secret["r"], c.positions, c.coefficients)
+    return out
 
 
-def _mask_message(st: NormStatement, zk: ZkParams, R, ck, rel: _Relation, quad, r_hat, y, i):
-    """First message of Σ-repetition i for masks y: (t_G1_i, W_ct, W0, v), NTT domain
-    except t_G1 (spec §4 step 5)."""
-    m_hat, sm_hat, a_hat, sa_hat = quad
-    y_r_hat = _ntt_int(R, y["r"])
-    # Masks of the BDLOP messages y_x = −<b_x, y_r>: only the rows this repetition uses.
-    derived = R.neg(ck.inner_ntt(zk.rows_sent, y_r_hat))
-    yG1_hat = R.neg(ck.inner_ntt(zk.rows_G1_rep(i), y_r_hat))
-    ym_hat, yu_hat = _ntt_int(R, y["m"]), _ntt_int(R, y["u"])
-    ye1_hat, ye2_hat = _ntt_int(R, y["e1"]), _ntt_int(R, y["e2"])
-    ya_hat = derived[zk.row_a]
-    yg_hat = derived[zk.rows_g]
-    p_hat = st.public_key.p_ntt
-    # Residues < 2^31 kept as uint32 (what the transcript absorbs): the R repetitions'
-    # W_ct are the prover's largest arrays at d = 2^20.
-    w_ct = np.stack([
-        R.add(R.add(R.mul_ntt(p_hat[0], yu_hat), ye1_hat), R.scalar_mul(ym_hat, st.params.delta)),
-        R.add(R.mul_ntt(p_hat[1], yu_hat), ye2_hat),
-    ], axis=1).astype(np.uint32)
-    w0 = ck.a0_times_ntt(y_r_hat)
-    sym_hat = R.sigma_ntt(ym_hat)
-    sya_hat = R.sigma_ntt(ya_hat)
-    cross = R.add(R.mul_ntt(sym_hat, m_hat).sum(axis=0) % R.p,
-                  R.mul_ntt(sm_hat, ym_hat).sum(axis=0) % R.p)
-    cross = R.add(cross, R.add(R.mul_ntt(sya_hat, a_hat), R.mul_ntt(sa_hat, ya_hat)))
-    g0 = R.add(R.mul_ntt(sym_hat, ym_hat).sum(axis=0) % R.p, R.mul_ntt(sya_hat, ya_hat))
-    l_y = rel.linear_ntt(_blocks(ym_hat, ya_hat, yu_hat, ye1_hat, ye2_hat),
-                         derived[: zk.jl_polys])
-    G1_hat = np.stack([R.add(R.add(yg_hat[j], R.scalar_mul(cross, rel.mu[j])), l_y[j])
-                       for j in range(zk.rho)])
-    t_G1 = R.add(R.intt(ck.inner_ntt(zk.rows_G1_rep(i), r_hat)), R.intt(G1_hat))
-    v = np.stack([R.sub(R.scalar_mul(g0, rel.mu[j]), yG1_hat[j]) for j in range(zk.rho)])
-    return t_G1, w_ct, w0, v
+def _first_message(st, ctx: _Ctx, rel: _Relation, y, r_hat, m_hat, a_res, jl_res, a_poly):
+    """(t_G1, W_c0, W_c1, W0, v) for masks y, all residues mod q."""
+    zk, RS, ES, ck = ctx.zk, ctx.RS, ctx.ES, ctx.ck
+    yr_hat = ES.from_int(y["r"])
+    # Masks of the BDLOP messages, y_x = −<b_x, y_r> (uniform mod q).
+    derived = RS.neg(ck.inner(ES, zk.rows_sent, yr_hat))
+    ya, yg, yjl = derived[zk.row_a], derived[zk.rows_g], derived[: zk.jl_polys]
+    w_c0, w_c1 = _ciphertext_first(ctx, st, y)
+    w0 = ck.a0_times(ES, yr_hat, y["r"])
+    ym_views, ye_views = _short_views(ctx, y)
+    ym_hat = ES.from_int(ym_views)
+    cross = RS.add(_quadratic(ctx, ym_hat, m_hat, ya, a_res),
+                   _quadratic(ctx, m_hat, ym_hat, a_res, ya))
+    g0 = _quadratic(ctx, ym_hat, ym_hat, ya, ya)
+    lin = rel.linear(np.concatenate([ym_hat, ES.from_int(ye_views)]), ya, yjl)
+    G1 = np.stack([RS.add(RS.add(yg[j], RS.scalar_mul(cross, rel.mu[j])), lin[j])
+                   for j in range(zk.rho)])
+    bG1_r = ck.inner(ES, zk.rows_G1, r_hat)
+    t_G1 = RS.add(bG1_r, G1)
+    bG1_y = ck.inner(ES, zk.rows_G1, yr_hat)
+    v = np.stack([RS.add(RS.scalar_mul(g0, rel.mu[j]), bG1_y[j]) for j in range(zk.rho)])
+    del a_poly
+    return t_G1, w_c0, w_c1, w0, v
 
 
 # -- verifier ----------------------------------------------------------------------------------
@@ -366,105 +464,93 @@ def verify(st: NormStatement, proof: NormProof | bytes) -> Verdict:
         bnds = zk.bounds(st.k, st.bound)
     except ValueError:
         return Verdict(False, "statement_mismatch")
-    if not _shapes_ok(proof, zk):
+    if not _shapes_ok(proof, zk, bnds):
         return Verdict(False, "malformed")
-    # Cheap checks first (spec §5.1): the encoding already forced c ∈ C; C' adds ‖c‖_op ≤ η.
-    if any(operator_norm(c.dense()) > zk.eta for c in proof.c):
+    # Cheap checks first: the encoding already forced c ∈ C; C' adds ‖c‖_op ≤ η.
+    if operator_norm(proof.c.dense()) > zk.eta:
         return Verdict(False, "challenge_invalid")
     if proof.h[:, :, 0].any():
         return Verdict(False, "relation_nonzero")
     if _l2(proof.z_jm) > bnds.jl_norm_bound["m"] or _l2(proof.z_je) > bnds.jl_norm_bound["e"]:
         return Verdict(False, "jl_too_large")
-    if any(_l2(proof.z[b]) > bnds.z_norm_bound[b] for b in bnds.block_sizes):
+    if any(_l2(proof.z[b]) > bnds.z_norm_bound[b] or not bnds.z_fits(b, proof.z[b])
+           for b in BLOCKS):
         return Verdict(False, "response_too_large")
-    try:
-        ok = _challenge_recomputes(st, proof, zk)
-    except ValueError:  # e.g. a statement whose ciphertext residues are out of range
-        return Verdict(False, "malformed")
+    ok = _challenge_recomputes(st, proof, _Ctx.of(st))
     return Verdict(True) if ok else Verdict(False, "proof_invalid")
 
 
-def _shapes_ok(p: NormProof, zk: ZkParams) -> bool:
-    L, n, k, R = len(zk.bfv.primes), zk.n, p.k, zk.reps
-    want = {
-        "t0": (zk.kappa, L, n), "t_msg": (zk.jl_polys + 1 + zk.rho, L, n),
-        "t_G1": (R * zk.rho, L, n), "h": (zk.rho, L, n), "z_jm": (JL_ROWS,), "z_je": (JL_ROWS,),
-    }
-    if any(getattr(p, f).shape != s for f, s in want.items()):
-        return False
-    if set(p.z) != {"u", "e1", "e2", "m", "r"} or p.z["r"].shape != (R, zk.ell, n):
-        return False
-    if any(p.z[b].shape != (R, k, n) for b in ("u", "e1", "e2", "m")):
-        return False
-    if len(p.c) != R or any(c.n != n or len(c.pairs) != zk.challenge_weight for c in p.c):
-        return False
-    if not (isinstance(p.nonce, int) and 0 <= p.nonce < 1 << 64):
-        return False
-    polys = np.concatenate([p.t0, p.t_msg, p.t_G1, p.h])
-    return bool((polys >= 0).all() and (polys < np.array(zk.bfv.primes)[:, None]).all())
+def _int_array(a: object, shape: tuple[int, ...]) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype == np.int64 and a.shape == shape
 
 
-def _challenge_recomputes(st: NormStatement, p: NormProof, zk: ZkParams) -> bool:
-    R = ring_of(st.params)
-    ck = commitment_key(zk)
-    k = st.k
+def _shapes_ok(p: NormProof, zk: ZkParams, bnds: ProofBounds) -> bool:
+    """Types, dtypes, shapes and canonical residues of an in-process NormProof (a decoded
+    one always passes): nothing below may raise or silently convert."""
+    primes, L, d = zk.bfv.primes, len(zk.bfv.primes), zk.d
+    want = {"t0": (zk.kappa, L, d), "t_msg": (zk.jl_polys + 1 + zk.rho, L, d),
+            "t_G1": (zk.rho, L, d), "h": (zk.rho, L, d)}
+    if not all(_canonical(getattr(p, f, None), primes, s) for f, s in want.items()):
+        return False
+    if not (_int_array(p.z_jm, (JL_ROWS,)) and _int_array(p.z_je, (JL_ROWS,))):
+        return False
+    if not isinstance(p.z, dict) or set(p.z) != set(BLOCKS):
+        return False
+    sizes = {"m": (p.k, zk.n), "e1": (p.k, zk.n), "u": (bnds.groups, zk.n),
+             "e2": (bnds.groups, zk.n), "r": (zk.ell, d)}
+    if not all(_int_array(p.z[b], sizes[b]) for b in BLOCKS):
+        return False
+    return (isinstance(p.c, Challenge) and p.c.n == d
+            and len(p.c.pairs) == zk.challenge_weight)
+
+
+def _challenge_recomputes(st: NormStatement, p: NormProof, ctx: _Ctx) -> bool:
+    zk, RS, ES, ck = ctx.zk, ctx.RS, ctx.ES, ctx.ck
     T = _statement_transcript(st)
     T.absorb_residues(b"t0", p.t0)
     T.absorb_residues(b"t-msg", p.t_msg)
     seed_jl = T.squeeze(b"jl-seed", 32)
     T.absorb_array(b"z-jm", p.z_jm)
     T.absorb_array(b"z-je", p.z_je)
-    rel = _Relation(zk, k, T, seed_jl, p.z_jm, p.z_je)
+    rel = _Relation(ctx, st.k, T, seed_jl, p.z_jm, p.z_je)
     T.absorb_residues(b"h", p.h)
-    shared = (R.ntt(st.ciphertexts.data), R.ntt(p.t_msg), R.ntt(p.t0), R.ntt(p.h))
-    firsts = [_recompute_first(st, p, zk, R, ck, rel, shared, i) for i in range(zk.reps)]
-    T.absorb_residues(b"t-G1", p.t_G1)
-    T.absorb_residues_stacked(b"W-ct", [f[0] for f in firsts])
-    T.absorb_residues(b"W0", np.stack([f[1] for f in firsts]))
-    T.absorb_residues(b"v", np.stack([f[2] for f in firsts]))
-    if not T.accept_grinding(b"grinding", p.nonce, zk.grinding_bits):
-        return False
-    return _challenges(T, zk) == list(p.c)
 
+    c = p.c
+    pos, sgn = c.positions, c.coefficients
 
-def _recompute_first(st: NormStatement, p: NormProof, zk: ZkParams, R, ck, rel: _Relation,
-                     shared, i: int):
-    """W'_ct, W'_0 and v' of repetition i from its response and challenge (spec §5.3)."""
-    ct_hat, t_msg_hat, t0_hat, h_hat = shared
-    c = p.c[i]
-    z = {b: p.z[b][i] for b in p.z}
-    c_hat = _ntt_int(R, c.dense())
-    c2_hat = R.mul_ntt(c_hat, c_hat)
-    z_r_hat = _ntt_int(R, z["r"])
+    def times_c(x: np.ndarray) -> np.ndarray:
+        return RS.mul_sparse_ternary(x, pos, sgn)
+
+    z = p.z
+    zr_hat = ES.from_int(z["r"])
     # Masked openings of the BDLOP messages: z_x = c·t_x − <b_x, z_r>.
-    zd = R.sub(R.mul_ntt(c_hat, t_msg_hat), ck.inner_ntt(zk.rows_sent, z_r_hat))
-    zm_hat, zu_hat = _ntt_int(R, z["m"]), _ntt_int(R, z["u"])
-    ze1_hat, ze2_hat = _ntt_int(R, z["e1"]), _ntt_int(R, z["e2"])
-    za_hat = zd[zk.row_a]
-    zg_hat = zd[zk.rows_g]
-    p_hat = st.public_key.p_ntt
-    w_ct = np.stack([
-        R.sub(R.add(R.add(R.mul_ntt(p_hat[0], zu_hat), ze1_hat),
-                    R.scalar_mul(zm_hat, st.params.delta)), R.mul_ntt(c_hat, ct_hat[:, 0])),
-        R.sub(R.add(R.mul_ntt(p_hat[1], zu_hat), ze2_hat), R.mul_ntt(c_hat, ct_hat[:, 1])),
-    ], axis=1).astype(np.uint32)  # as absorbed: the verifier's largest arrays at d = 2^20
-    w0 = R.sub(ck.a0_times_ntt(z_r_hat), R.mul_ntt(c_hat, t0_hat))
-    szm_hat = R.sigma_ntt(zm_hat)
-    sza_hat = R.sigma_ntt(za_hat)
-    quad = R.add(R.mul_ntt(szm_hat, zm_hat).sum(axis=0) % R.p, R.mul_ntt(sza_hat, za_hat))
-    quad = R.sub(quad, R.scalar_mul(c2_hat, st.bound * st.bound))
-    l_z = rel.linear_ntt(_blocks(zm_hat, za_hat, zu_hat, ze1_hat, ze2_hat),
-                         zd[: zk.jl_polys])
-    rows = zk.rows_G1_rep(i)
-    t_G1_hat = R.ntt(p.t_G1[i * zk.rho: (i + 1) * zk.rho])
-    bz = ck.inner_ntt(rows, z_r_hat)
-    v = np.empty((zk.rho,) + c_hat.shape, dtype=np.int64)
+    zd = RS.sub(times_c(p.t_msg), ck.inner(ES, zk.rows_sent, zr_hat))
+    za, zg, zjl = zd[zk.row_a], zd[zk.rows_g], zd[: zk.jl_polys]
+    # Ciphertext relations: W' = (b_j·z_u + z_e1 + Δ·z_m − c·c0, a·z_u + z_e2 − c·c1).
+    RN = ctx.RN
+    pos_n, _ = _embedded(zk, c)
+    w_c0, w_c1 = _ciphertext_first(ctx, st, z)
+    w_c0 = RN.sub(w_c0, RN.mul_sparse_ternary(st.ciphertexts.c0, pos_n, sgn))
+    w_c1 = RN.sub(w_c1, RN.mul_sparse_ternary(st.ciphertexts.c1, pos_n, sgn))
+    w0 = RS.sub(ck.a0_times(ES, zr_hat, z["r"]), times_c(p.t0))
+    zm_views, ze_views = _short_views(ctx, z)
+    zm_hat = ES.from_int(zm_views)
+    c_res = RS.from_int(c.dense())
+    c2_res = times_c(c_res)
+    quad = RS.sub(_quadratic(ctx, zm_hat, zm_hat, za, za),
+                  RS.scalar_mul(c2_res, st.bound * st.bound))
+    lin = rel.linear(np.concatenate([zm_hat, ES.from_int(ze_views)]), za, zjl)
+    bz = ck.inner(ES, zk.rows_G1, zr_hat)
+    v = np.empty_like(p.h)
     for j in range(zk.rho):
-        acc = R.mul_ntt(c_hat, zg_hat[j])  # c·z_g
-        acc = R.add(acc, R.scalar_mul(quad, rel.mu[j]))
-        lin = R.sub(l_z[j], R.scalar_mul(c_hat, rel.beta[j]))
-        acc = R.add(acc, R.mul_ntt(c_hat, lin))
-        acc = R.sub(acc, R.mul_ntt(c2_hat, h_hat[j]))
-        acc = R.sub(acc, R.mul_ntt(c_hat, t_G1_hat[j]))
-        v[j] = R.add(acc, bz[j])
-    return w_ct, w0, v
+        acc = RS.add(times_c(zg[j]), RS.scalar_mul(quad, rel.mu[j]))
+        acc = RS.add(acc, times_c(RS.sub(lin[j], RS.scalar_mul(c_res, rel.beta[j]))))
+        acc = RS.sub(acc, times_c(times_c(p.h[j])))
+        acc = RS.sub(acc, times_c(p.t_G1[j]))
+        v[j] = RS.add(acc, bz[j])
+    T.absorb_residues(b"t-G1", p.t_G1)
+    T.absorb_residues(b"W-c0", w_c0)
+    T.absorb_residues(b"W-c1", w_c1)
+    T.absorb_residues(b"W0", w0)
+    T.absorb_residues(b"v", v)
+    return _challenge(T, zk) == c
