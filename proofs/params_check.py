@@ -1,19 +1,31 @@
 #!/usr/bin/env python3
-"""Executable parameter check for the norm proof (spec §7; argument in proofs/security.md).
+"""Executable parameter check for the norm proof v3 (spec §7 and v3 spec; argument in
+proofs/security.md).
 
-    python proofs/params_check.py [--json] [--preset NAME]
+    python proofs/params_check.py [--json] [--preset NAME] [--samples S] [--self-test]
 
-For every BFV preset it evaluates, with the library's own objects
-(`zk_params_for(bfv).bounds(k, B)`, `proof_size`, the challenge sampler), the
-constraints that proofs/security.md relies on, and prints them. The exit status is
-0 iff every constraint of DEFAULT holds; INSECURE_* presets are reported and their
-failures are printed as "insecure by design" (they never change the exit status).
+For every BFV preset it evaluates, from the library's own objects (BfvParams,
+`zk_params_for(bfv)`, `ProofBounds` = `zk.bounds(k, B)`, the exact-product engines,
+`proof_size`, `ciphertext_size`, the challenge sampler), the constraints the v3 argument
+relies on, and prints them. The exit status is 0 iff every constraint of DEFAULT holds;
+INSECURE_* presets are reported and their failures are printed as "insecure by design"
+(they never change the exit status). `--self-test` instead evaluates deliberately
+broken parameter sets and exits 0 iff each of them fails, for its own reason.
 
 Estimates labelled "core-SVP" are ROUGH: the 2016 primal-uSVP estimate
 (Alkim–Ducas–Pöppelmann–Schwabe) and the matching SIS estimate, with the usual
 δ_β formula and cost 0.292·β (classical) / 0.265·β (quantum), implemented below in a
 few lines. They are a sanity check next to the HomomorphicEncryption.org table, not
 a replacement for the lattice estimator.
+
+JL term: computed for the worst w, never assumed. For the library's B_arp = T_jl/
+JL_SOUND_FACTOR the shift reduction of proofs/security.md (Lemma S) loses a square root:
+with the exact single-coordinate tail Pr[Bin(256, ½) ≤ 13] ≈ 2^-184.9 it gives only
+≈ 2^-90.7 per projection (printed as `log2_lemma_s_per_projection`). The term used is the
+direct bound on max_c Pr[‖Π1·w − c‖ < factor·‖w‖] (Π = Π1 − Π2, conditioned on Π2): a
+Chernoff bound whose moment generating function is bounded for every w and every shift
+by Hölder's inequality (`_holder_mgf_sup`), ≈ 2^-143.4 per projection for DEFAULT. The
+written argument in proofs/security.md has to use that bound, not Lemma S.
 """
 
 from __future__ import annotations
@@ -29,8 +41,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
+from zkflpq.bfv.codec import ciphertext_size  # noqa: E402
 from zkflpq.bfv.encoder import norm_bound  # noqa: E402
-from zkflpq.bfv.params import DEFAULT, PRESETS, BfvParams  # noqa: E402
+from zkflpq.bfv.params import DEFAULT, HE_STANDARD_MAX_LOGQ_128, PRESETS, BfvParams  # noqa: E402
+from zkflpq.bfv.scheme import products_of  # noqa: E402
+from zkflpq.ring.primes import ntt_primes, split_count  # noqa: E402
 from zkflpq.zk import challenge as zk_challenge  # noqa: E402
 from zkflpq.zk import params as zk_params  # noqa: E402
 from zkflpq.zk.jl import JL_ROWS  # noqa: E402
@@ -38,59 +53,114 @@ from zkflpq.zk.params import ProofBounds, ZkParams, zk_params_for  # noqa: E402
 from zkflpq.zk.proof import proof_size  # noqa: E402
 
 SECURITY_BITS = 128
-DIMS = (1 << 15, 1 << 17, 1 << 20)
-TAU, SCALE = 5.0, float(1 << 14)  # B = floor(τ·scale) = 81920
-GHL_WRAP_FACTOR = 41  # q ≥ 41·dim·b (GHL22 Cor. 3.3 as used in LNP22 Lemma 2.9: 8·√26 < 41)
-GHL_LOWER = 26.0  # ‖Π·w mod q‖² ≥ 26·b² except w.p. 2^-128 (the published, unshifted lemma)
-# Per-application failure probability we allow the (shifted) JL step, so that the two
-# projections plus the challenge and combination terms stay ≤ 2^-128 in total.
+DIMS = (1 << 12, 1 << 17, 1 << 20)
+TAU, SCALE = 5.0, float(1 << 14)  # the default pipeline: B = floor(τ·scale) = 81920
+K_REQUIRED = 1000  # v3 spec §2: K_max ≥ 1000 clients at τ = 5, scale 2^14
+K_REQUIRED_DIMS = (1 << 17, 1 << 20)
+GHL_WRAP_FACTOR = 41  # q ≥ 41·dim·b (GHL22 Cor. 3.3 as used in LNP22 Lemma 2.9)
+# Per-projection failure probability allowed to the JL step (two projections).
 JL_TARGET_BITS = 130
-SPEC_SIZE_TARGETS = {1 << 17: 16.0, 1 << 20: 11.0}  # spec §10, bytes/parameter (info only)
-# Per-repetition probability of guessing a challenge's value in one NTT slot of a degree-1
-# factor: 1/p_min for a uniform value, doubled because the quadratic (norm) variant of the
-# attack needs only ĉ² right, which two values of ĉ give (security.md §4.3), and 25 % on
-# top of that for the (unproven) uniformity of ĉ[slot] over C' (2.5/p_min = 2^-28.68).
-SLOT_GUESS_MARGIN = 2.5
 K_LIBRARY_MAX = 1 << 16  # ProofBounds accepts 1 ≤ k ≤ 2^16
 
 
 # ---------------------------------------------------------------------------------------
-# Small numerical tools (no scipy: only numpy and the standard library)
+# JL lower tails (worst case over w; no scipy)
 # ---------------------------------------------------------------------------------------
 
-def log2_chi2_cdf(x: float, k: int) -> float:
-    """log2 Pr[χ²_k ≤ x] via the series of the regularised lower incomplete gamma."""
-    a, y = k / 2.0, x / 2.0
-    if y <= 0:
+def log2_binom_half_cdf(k: int, rows: int = JL_ROWS) -> float:
+    """log2 Pr[Bin(rows, 1/2) ≤ k], exactly (Python integers)."""
+    if k < 0:
         return -math.inf
-    term, total, n = 1.0, 1.0, 0
-    while term > 1e-17 * total:
-        n += 1
-        term *= y / (a + n)
-        total += term
-        if n > 100000:
-            break
-    ln = a * math.log(y) - y - math.lgamma(a + 1) + math.log(total)
-    return ln / math.log(2)
+    return math.log2(sum(math.comb(rows, j) for j in range(min(k, rows) + 1))) - rows
 
 
-def chi2_lower_quantile(log2_p: float, k: int) -> float:
-    """x with Pr[χ²_k ≤ x] = 2^log2_p (bisection; the series is exact below the mean)."""
-    lo, hi = 0.0, float(k)
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if log2_chi2_cdf(mid, k) < log2_p:
-            lo = mid
+# g ≥ 0 only (the integrands are even in g): trapezoid-free Riemann sum, doubled.
+_G = np.linspace(0.0, 12.0, 2001)
+_G_WEIGHT = 2 * np.exp(-_G * _G / 2) / math.sqrt(2 * math.pi) * (_G[1] - _G[0])
+_G_WEIGHT[0] /= 2
+_A_GRID = np.linspace(1.0 / 64, 1.0, 64)
+
+
+def _holder_mgf_sup(lam: float, shifted: bool) -> tuple[float, float]:
+    """sup over a ∈ (0, 1] of K(a) = E_g[φ(g·a)^(1/a²)], g ~ N(0, 1), and the arg sup.
+
+    For one JL row X = <π, w> with ‖w‖ = 1, e^{-λX²} = E_g cos(√(2λ)·g·X) gives
+    E e^{-λX²} = E_g Π_j φ_j with φ_j = E_π cos(√(2λ)·g·π·w_j) = cos²(√(λ/2)·g·w_j)
+    (π ∈ {0, ±1} w.p. ½, ¼, ¼). Shifted by any c and with Bernoulli(½) entries β (the
+    Π1 of Lemma S): X = <β, w> − c = (<s, w> − c')/2 with Rademacher s, and
+    |E e^{-λX²}| ≤ E_g Π_j |cos(√(λ/2)·g·w_j)|. Hölder with exponents 1/w_j² (Σ w_j² = 1)
+    bounds E_g Π_j φ(g·w_j) by Π_j (E_g φ(g·w_j)^{1/w_j²})^{w_j²} ≤ sup_a K(a), for every
+    w at once. The sup is taken on a 64-point grid of a and compared with the analytic
+    a → 0 limit (the Gaussian row)."""
+    arg = math.sqrt(lam / 2) * _G[None, :] * _A_GRID[:, None]
+    base = np.abs(np.cos(arg)) if shifted else np.cos(arg) ** 2
+    with np.errstate(divide="ignore"):
+        vals = np.exp(np.log(np.maximum(base, 1e-300)) / (_A_GRID[:, None] ** 2))
+    k = vals @ _G_WEIGHT
+    limit = (1 + lam / 2) ** -0.5 if shifted else (1 + lam) ** -0.5
+    i = int(np.argmax(k))
+    return max(float(k[i]), limit), float(_A_GRID[i])
+
+
+def log2_jl_lower_tail_bound(c: float, shifted: bool, rows: int = JL_ROWS) -> dict:
+    """Chernoff bound, for EVERY w ≠ 0 (and every shift when `shifted`):
+    log2 Pr[‖Π·w‖² < c·‖w‖²] ≤ (λc + rows·ln sup_a K(a))/ln 2 for every λ > 0, so a
+    poorly optimised λ only loosens the bound. The exponent is convex in λ (a sup of
+    log-MGFs), hence a scan and a golden-section refinement find its minimum."""
+    def f(lam: float) -> tuple[float, float]:
+        sup, arg = _holder_mgf_sup(lam, shifted)
+        return (lam * c + rows * math.log(sup)) / math.log(2), arg
+
+    scan = [(f(float(lam)), float(lam)) for lam in np.geomspace(0.05, 100.0, 16)]
+    (best, arg), lam0 = min(scan)
+    lo, hi = lam0 / 1.7, lam0 * 1.7
+    gr = (math.sqrt(5) - 1) / 2
+    x1, x2 = hi - gr * (hi - lo), lo + gr * (hi - lo)
+    f1, f2 = f(x1), f(x2)
+    for _ in range(20):
+        if f1[0] < f2[0]:
+            hi, x2, f2 = x2, x1, f1
+            x1 = hi - gr * (hi - lo)
+            f1 = f(x1)
         else:
-            hi = mid
-    return lo
+            lo, x1, f1 = x1, x2, f2
+            x2 = lo + gr * (hi - lo)
+            f2 = f(x2)
+    for (v, a), lam in ((f1, x1), (f2, x2)):
+        if v < best:
+            best, arg, lam0 = v, a, lam
+    return {"log2_bound": best, "lambda": lam0, "worst_a": arg}
 
 
-def jl_lower_constant(fail_bits: float, rows: int = JL_ROWS) -> float:
-    """c with ‖Π·w‖² ≥ c·‖w‖² except w.p. 2^-fail_bits, in the Gaussian (χ²) model of the
-    JL rows (each row ≈ N(0, ‖w‖²/2)). This model reproduces the published constants
-    (√30 at 2^-128, √337 for the upper tail) but is heuristic for the lower tail."""
-    return chi2_lower_quantile(-fail_bits, rows) / 2.0
+def jl_terms(sound_factor: float) -> dict:
+    """The JL soundness term per projection for B_arp = T_jl/sound_factor.
+
+    Extraction gives ‖Π·w̄ + ȳ mod q‖ ≤ T_jl for committed ȳ and Π = Π1 − Π2 (Bernoulli
+    halves); w̄ is ruled out above B_arp if Pr_Π[‖Π·w̄ + ȳ‖ < sound_factor·‖w̄‖] is small.
+    Two routes, both computed for the worst w:
+    - Lemma S (proofs/security.md): ≤ Pr[‖Π·w‖² < c·‖w‖²]^{1/2}, c = (2·sound_factor)²;
+      the worst case over w is at least the single-coordinate tail Pr[Bin(256,½) ≤ ⌊c⌋]
+      (exact) and at most the Chernoff–Hölder bound.
+    - direct: condition on Π2, bound max_c Pr[‖Π1·w − c‖² < sound_factor²·‖w‖²] by the
+      shifted Chernoff–Hölder bound (every w, every shift); single-coordinate w with the
+      best 0/1 shift gives Pr[Bin(256,½) ≤ ⌊sound_factor²⌋] (exact, a lower bound on it).
+    The term used is the direct one (the smaller valid bound); both are reported."""
+    c_unshifted = (2 * sound_factor) ** 2
+    single = log2_binom_half_cdf(math.floor(c_unshifted))
+    general = log2_jl_lower_tail_bound(c_unshifted, shifted=False)
+    worst_unshifted = max(single, general["log2_bound"])
+    k2 = sound_factor ** 2
+    single_shift = log2_binom_half_cdf(math.floor(k2))
+    direct = log2_jl_lower_tail_bound(k2, shifted=True)
+    worst_direct = max(single_shift, direct["log2_bound"])
+    return {"sound_factor": sound_factor, "c_unshifted": c_unshifted,
+            "log2_single_coordinate_unshifted": single,
+            "log2_general_unshifted_bound": general["log2_bound"],
+            "log2_lemma_s_per_projection": worst_unshifted / 2,
+            "log2_single_coordinate_shifted": single_shift,
+            "log2_direct_shifted_bound": direct["log2_bound"],
+            "direct_worst_a": direct["worst_a"],
+            "log2_per_projection": worst_direct}
 
 
 def bkz_delta(beta: int) -> float:
@@ -154,12 +224,6 @@ def core_svp(found: tuple[int, int]) -> dict:
             if beta else 0.0}
 
 
-def multiplicative_order(a: int, m: int) -> int:
-    k, x = 1, a % m
-    while x != 1:
-        x = x * a % m
-        k += 1
-    return k
 
 
 # ---------------------------------------------------------------------------------------
@@ -172,7 +236,7 @@ class Check:
     ok: bool
     value: object
     detail: str
-    category: str  # security | soundness | zk | jl | decryption | implementation
+    category: str  # security | ring | soundness | zk | jl | products | decryption | size
 
 
 @dataclass
@@ -184,6 +248,10 @@ class Report:
 
     def add(self, name, ok, value, detail, category) -> None:
         self.checks.append(Check(name, bool(ok), value, detail, category))
+
+    def check(self, name: str) -> Check:
+        (c,) = [c for c in self.checks if c.name == name]
+        return c
 
     @property
     def ok(self) -> bool:
@@ -199,41 +267,58 @@ class Report:
 
 
 # ---------------------------------------------------------------------------------------
-# The analysis
+# Individual constraints (callable on their own: the tests and --self-test use them)
 # ---------------------------------------------------------------------------------------
 
-def _op_norm(c_dense: np.ndarray) -> float:
-    fn = getattr(zk_challenge, "operator_norm", None)
-    if fn is not None:
-        return float(fn(c_dense))
-    n = c_dense.shape[-1]
-    twist = np.exp(1j * np.pi * np.arange(n) / n)
-    return float(np.abs(np.fft.fft(c_dense.astype(np.float64) * twist)).max())
+def ls_split_check(primes: tuple[int, ...], degrees: tuple[int, ...],
+                   max_diff_inf: int = 2) -> dict:
+    """For every prime and ring degree n: p ≡ 5 (mod 8), split_count(p, n) == 2, and the
+    Lyubashevsky–Seiler condition p^{1/l}/√l > max ‖c − c'‖∞ with l = split_count(p, n),
+    so that every non-zero difference of challenges is a unit mod p."""
+    rows, ok = [], True
+    for p in primes:
+        for n in degrees:
+            lcount = split_count(p, n)
+            ls = math.exp(math.log(p) / lcount) / math.sqrt(lcount)
+            row = {"p": p, "n": n, "p_mod_8": p % 8, "split_count": lcount,
+                   "ls_radius": ls, "ls_ok": ls > max_diff_inf}
+            row["ok"] = p % 8 == 5 and lcount == 2 and row["ls_ok"]
+            ok &= row["ok"]
+            rows.append(row)
+    return {"ok": ok, "rows": rows}
 
 
-def challenge_set_fraction(zk: ZkParams, samples: int, seed: int = 2024) -> tuple[float, float]:
-    """Monte-Carlo fraction of C (uniform: w distinct pair indices in [1, N/2), random
-    signs) whose operator norm is ≤ η (the restricted set C'); returns (estimate,
-    one-sided 99.9% lower confidence bound)."""
-    n, w = zk.n, zk.challenge_weight
+def challenge_set_fraction(zk: ZkParams, samples: int, seed: int = 2024) -> dict:
+    """|C'|/|C| two ways: Monte Carlo over uniform members of C (w distinct pair indices in
+    [1, d/2), random signs), and the acceptance rate of the library sampler's operator-
+    norm test (zkflpq.zk.challenge: the candidates it draws before rejection). Returns the
+    estimates and the smaller one-sided 99.9 % lower confidence bound."""
+    d, w, eta = zk.d, zk.challenge_weight, zk.eta
     rng = np.random.default_rng(seed)
     hits = 0
     for _ in range(samples):
-        idx = rng.choice(np.arange(1, n // 2), size=w, replace=False)
+        idx = rng.choice(np.arange(1, d // 2), size=w, replace=False)
         sg = rng.choice([-1, 1], size=w)
-        c = np.zeros(n, dtype=np.int64)
-        c[idx], c[n - idx] = sg, -sg
-        hits += _op_norm(c) <= zk.eta
-    p = hits / samples
-    lower = max(p - 3.09 * math.sqrt(max(p * (1 - p), 1e-12) / samples), 1.0 / samples)
-    return p, lower
+        c = np.zeros(d, dtype=np.int64)
+        c[idx], c[d - idx] = sg, -sg
+        hits += zk_challenge.operator_norm(c) <= eta
+    lib_hits = 0
+    for i in range(samples):
+        cand = zk_challenge._sample_in_c(b"params-check" + i.to_bytes(4, "little"), d, w)
+        lib_hits += zk_challenge.operator_norm(cand.dense()) <= eta
+
+    def lower(h: int) -> float:
+        p = h / samples
+        return max(p - 3.09 * math.sqrt(max(p * (1 - p), 1e-12) / samples), 1.0 / samples)
+
+    return {"fraction_uniform": hits / samples, "fraction_sampler": lib_hits / samples,
+            "lower": min(lower(hits), lower(lib_hits)), "samples": samples}
 
 
 def bounds_of(zk: ZkParams, k: int, bound: int) -> tuple[ProofBounds, str | None]:
     """(zk.bounds(k, B), None) when the library accepts (k, B); otherwise the same formulas
     WITHOUT the library's validation (so the constraints can still be evaluated and
-    reported) and the library's error message. Since commit 57cc365 ProofBounds raises
-    ValueError when 2·B_arp² ≥ q (finding F4)."""
+    reported) and the library's error message."""
     try:
         return zk.bounds(k, bound), None
     except ValueError as exc:
@@ -243,225 +328,193 @@ def bounds_of(zk: ZkParams, k: int, bound: int) -> tuple[ProofBounds, str | None
         return b, str(exc)
 
 
+def capacity_rows(bnds: ProofBounds) -> list[dict]:
+    """Each product engine's capacity M = P/4 against ProofBounds.product_bounds."""
+    rows = []
+    for name, engine, need in zip(("R_N", "R_d", "R_d squares"), bnds.engines,
+                                  bnds.product_bounds, strict=True):
+        cap = engine.capacity
+        rows.append({"engine": name, "aux_primes": len(engine.aux_primes),
+                     "log2_capacity": math.log2(cap), "log2_bound": math.log2(need),
+                     "margin_bits": math.log2(cap) - math.log2(need), "ok": cap > need})
+    return rows
+
+
+def bfv_capacity_row(bfv: BfvParams) -> dict:
+    """zkflpq.bfv.scheme.products_of (keys, encryption, decryption): uniform × ternary in
+    R_N has coefficients ≤ N·(q/2 + 1)."""
+    ep = products_of(bfv)
+    need = bfv.n * (bfv.q // 2 + 1)
+    return {"engine": "BFV R_N", "aux_primes": len(ep.aux_primes),
+            "log2_capacity": math.log2(ep.capacity), "log2_bound": math.log2(need),
+            "margin_bits": math.log2(ep.capacity) - math.log2(need), "ok": ep.capacity > need}
+
+
+def decryption_row(zk: ZkParams, bnds: ProofBounds, B: int, k_required: int) -> dict:
+    """K_max for the sum of K proven updates (multi-message form). The noise of chunk j
+    (component j of its group) after summing K clients is V = Σ_clients (e1 − e_j·u +
+    s_j·e2); with ‖x·y‖∞ ≤ ‖x‖·‖y‖ and ‖e1‖, ‖u‖, ‖e2‖ ≤ B_arp_noise (the extracted bound
+    on the client's whole noise vector): ‖V‖∞ ≤ K·B_arp_noise·(1 + ‖e_j‖ + ‖s_j‖), with
+    ‖e_j‖ ≤ error_norm_bound(N) (A-key: keygen resamples above it) and ‖s_j‖ ≤ √N.
+    Rounding is exact iff t·‖V‖∞ + (q mod t)·‖M‖∞ < q/2, ‖M‖∞ ≤ K·B; no wrap mod t iff
+    K·B < t/2."""
+    bfv = zk.bfv
+    q, t, n = bfv.q, bfv.t, bfv.n
+    e_key, s_key = bfv.error_norm_bound(n), math.sqrt(n)
+    per_client = bnds.arp_bound_noise * (1 + e_key + s_key)
+    r_t = q % t
+    k_plain = bfv.max_clients(B)
+    k_noise = int((q // 2 - 1) // math.ceil(t * per_client + r_t * B))
+    k_max = min(k_plain, k_noise)
+    return {"d": None, "k": bnds.k, "log2_B_arp_noise": math.log2(bnds.arp_bound_noise),
+            "e_key": e_key, "s_key": s_key, "log2_noise_inf_per_client": math.log2(per_client),
+            "K_plaintext": k_plain, "K_noise": k_noise, "K_max": k_max,
+            "K_required": k_required, "ok": k_max >= max(1, k_required)}
+
+
+# ---------------------------------------------------------------------------------------
+# The analysis
+# ---------------------------------------------------------------------------------------
+
+_JL_CACHE: dict[float, dict] = {}
+
+
 def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int | None = None,
-            cset_samples: int = 400) -> Report:
-    """All constraints for one parameter set. `zk`/`bound` can be overridden (tests)."""
+            cset_samples: int = 400, k_required: int = K_REQUIRED,
+            k_required_dims=K_REQUIRED_DIMS) -> Report:
+    """All constraints for one parameter set. `zk`, `bound`, `k_required` can be
+    overridden (tests, --self-test)."""
     zk = zk or zk_params_for(bfv)
     B = bound if bound is not None else norm_bound(TAU, SCALE)
-    q, n, t = bfv.q, bfv.n, bfv.t
+    q, n, d = bfv.q, bfv.n, zk.d
     log2q = math.log2(q)
     p_min = min(bfv.primes)
     rep = Report(bfv.name, bfv.insecure)
-    rep.info.update({"N": n, "log2_q": round(log2q, 3), "primes": list(bfv.primes), "t": t,
-                     "B": B, "tau": TAU, "scale": SCALE, "rho": zk.rho, "reps": zk.reps,
-                     "grinding_bits": zk.grinding_bits,
-                     "kappa": zk.kappa, "mlwe_rank": zk.ell - zk.kappa - zk.messages,
-                     "ell": zk.ell, "alpha": zk.alpha, "alpha_jl": zk.alpha_jl,
-                     "challenge_weight": zk.challenge_weight, "eta": round(zk.eta, 3),
-                     "bdlop_messages": zk.messages})
-    rejected = sorted({msg for d in dims if (msg := bounds_of(zk, -(-d // n), B)[1])})
-    rep.info["library_rejects_statement"] = rejected  # ProofBounds' ValueError, if any
+    rep.info.update({"N": n, "d_subring": d, "views": zk.views, "log2_q": round(log2q, 3),
+                     "primes": list(bfv.primes), "t": bfv.t, "components": bfv.components,
+                     "B": B, "tau": TAU, "scale": SCALE, "rho": zk.rho, "kappa": zk.kappa,
+                     "mlwe_rank": zk.mlwe_rank, "ell": zk.ell, "alpha": zk.alpha,
+                     "alpha_jl": zk.alpha_jl, "challenge_weight": zk.challenge_weight,
+                     "eta": round(zk.eta, 3), "bdlop_messages": zk.messages})
+    ks = {dim: -(-dim // n) for dim in dims}
+    bnd = {dim: bounds_of(zk, k, B) for dim, k in ks.items()}
+    rep.info["library_rejects_statement"] = sorted({m for _, m in bnd.values() if m})
 
     # -- 1. BFV (RLWE) security ------------------------------------------------------
-    table = getattr(sys.modules["zkflpq.bfv.params"], "HE_STANDARD_MAX_LOGQ_128", {})
-    he_ok = bfv.he_standard_ok()
-    rep.add("bfv_he_standard_table", he_ok,
-            {"log2_q": round(log2q, 2), "max_log2_q": table.get(n),
+    rep.add("bfv_he_standard_table", bfv.he_standard_ok(),
+            {"log2_q": round(log2q, 2), "max_log2_q": HE_STANDARD_MAX_LOGQ_128.get(n),
              "sigma": round(bfv.error_sigma, 3)},
             "HomomorphicEncryption.org 2018 table (ternary secret, 128-bit classical): "
             "log2 q ≤ max for N and σ ≥ 3.19", "security")
-    bfv_est = core_svp(primal_usvp_beta(n, q, bfv.error_sigma, math.sqrt(2 / 3), 2 * n))
-    rep.add("bfv_primal_estimate", bfv_est["he_model_classical"] >= SECURITY_BITS, bfv_est,
-            "ROUGH estimate (own code) of the primal uSVP attack on RLWE (n=N, ternary secret, "
-            "CBD error σ, m ≤ 2N samples); pass iff the HE-standard cost model gives ≥ 128",
-            "security")
+    samples = (bfv.components + 1) * n
+    bfv_est = core_svp(primal_usvp_beta(n, q, bfv.error_sigma, math.sqrt(2 / 3), samples))
+    hybrid_loss = math.log2(bfv.components + 1)
+    rep.add("bfv_rlwe_multi_sample", bfv_est["he_model_classical"] - hybrid_loss
+            >= SECURITY_BITS,
+            dict(bfv_est, samples=samples, hybrid_loss_bits=round(hybrid_loss, 2)),
+            f"pk = L' = {bfv.components} RLWE samples (a, b_j) with independent secrets s_j, "
+            f"a ciphertext group = L' + 1 samples with one secret u: a hybrid over the L' "
+            f"key components and then the group gives Adv ≤ L'·Adv_1 + Adv_(L'+1); ROUGH "
+            f"primal-uSVP estimate with ≤ (L'+1)·N samples, minus log2(L'+1) bits, ≥ 128 "
+            "(HE-standard cost model)", "security")
 
-    # -- 2. BDLOP commitments (κ rows, r ∈ R^ℓ ternary) -----------------------------------
-    k_max_dim = -(-max(dims) // n)
-    bnd_big = bounds_of(zk, k_max_dim, B)[0]
-    T_r = bnd_big.z_norm_bound["r"]
-    # Two relaxed openings (z̄_i = z − z', c̄_i = c − c', ‖c̄_i‖_op ≤ 2η) of one t0 give
-    # x = c̄_2·z̄_1 − c̄_1·z̄_2 with A0·x = 0: ‖x‖ ≤ 2·(2η)·(2·T_r).
+    # -- 2. Ring: partially splitting primes -------------------------------------------
+    ls = ls_split_check(bfv.primes, (n, d))
+    rep.add("primes_two_factors_ls", ls["ok"], ls["rows"],
+            "every BFV prime p ≡ 5 (mod 8), X^N+1 and Y^d+1 have split_count 2 mod p, and "
+            "p^{1/l}/√l > 2 ≥ ‖c − c'‖∞ (Lyubashevsky–Seiler 2018): challenge differences "
+            "are units", "ring")
+
+    # -- 3. BDLOP commitments over R_d ---------------------------------------------------
+    big = bnd[max(dims)][0]
+    T_r = big.z_norm_bound["r"]
     msis_bound = 8 * zk.eta * T_r
-    msis = core_svp(sis_beta(zk.kappa * n, zk.ell * n, q, msis_bound))
+    msis = core_svp(sis_beta(zk.kappa * d, zk.ell * d, q, msis_bound))
     rep.add("bdlop_binding_msis", msis["he_model_classical"] >= SECURITY_BITS
             and msis["core_svp_classical"] >= SECURITY_BITS,
-            dict(msis, log2_bound=round(math.log2(msis_bound), 2), rows=zk.kappa, cols=zk.ell),
-            f"ROUGH core-SVP of MSIS for A0 = [I_κ | A0'] ({zk.kappa}×{zk.ell} over R_q), "
-            f"extracted norm 8·η·T_r at d = {max(dims)}", "security")
-    # The BFV ciphertext as an Ajtai commitment: two different openings with ‖·‖ within
-    # the extracted bounds give a short kernel vector of [p1 | 1] (the m-part is fixed by
-    # Δ·(m − m') = −(e1 − e1') + …, impossible for ‖e1 − e1'‖_∞ < Δ/2 unless m = m').
-    T_u, T_e2 = bnd_big.z_norm_bound["u"], bnd_big.z_norm_bound["e2"]
+            dict(msis, log2_bound=round(math.log2(msis_bound), 2), rows=zk.kappa, cols=zk.ell,
+                 d=d),
+            f"ROUGH core-SVP of MSIS for A0 = [I_κ | A0'] ({zk.kappa}×{zk.ell} over R_d, "
+            f"d = {d}), extracted norm 8·η·T_r at dim {max(dims)}", "security")
+    T_u, T_e2 = big.z_norm_bound["u"], big.z_norm_bound["e2"]
     ct_bound = 8 * zk.eta * math.sqrt(T_u ** 2 + T_e2 ** 2)
     ct_msis = core_svp(sis_beta(n, 2 * n, q, ct_bound))
+    e1_ratio = 8 * zk.eta * big.z_norm_bound["e1"] / max(bfv.delta, 1)
     rep.add("ciphertext_binding_msis", ct_msis["he_model_classical"] >= SECURITY_BITS
-            and 8 * zk.eta * bnd_big.z_norm_bound["e1"] < bfv.delta / 2,
+            and e1_ratio < 0.5,
             dict(ct_msis, log2_bound=round(math.log2(ct_bound), 2),
-                 log2_e1_bound_over_delta=round(math.log2(8 * zk.eta * bnd_big.z_norm_bound["e1"]
-                                                          / max(bfv.delta, 1)), 2)),
+                 log2_e1_bound_over_delta=round(math.log2(e1_ratio), 2)),
             "binding of the BFV ciphertext as Ajtai commitment to (u, e1, e2, m): MSIS for "
-            "[p1 | 1] at 8·η·‖(T_u, T_e2)‖ and ‖extracted e1 difference‖ < Δ/2", "security")
+            "[a | 1] at 8·η·‖(T_u, T_e2)‖ and extracted e1 difference < Δ/2", "security")
+    mlwe = core_svp(primal_usvp_beta(zk.mlwe_rank * d, q, math.sqrt(2 / 3), math.sqrt(2 / 3),
+                                     (zk.kappa + zk.messages) * d))
     rank = zk.ell - zk.kappa - zk.messages
-    # #messages the implemented protocol commits to: JL masks, a, g_1..g_ρ, and the G1
-    # commitments of every Σ-repetition (R·ρ).
-    msg_expected = zk.jl_polys + 1 + zk.rho + zk.reps * zk.rho
-    # Hiding needs ℓ ≥ κ + #messages + λ with MLWE of rank λ hard. With λ ≤ 0 the commitment
-    # rows t0, t_a, t_jl determine r given the few non-zero message coefficients: an LWE
-    # instance with secret = those coefficients (a: 4, one JL polynomial: ≤ N) and error r.
-    bnd_jl = bounds_of(zk, -(-min(dims) // n), B)[0]
-    if rank >= 1:
-        # (A0; b_1..b_M)·r for ternary r ∈ R^ℓ: after elimination an MLWE instance of rank λ
-        # (secret) with (κ + M)·N samples and ternary error.
-        mlwe = core_svp(primal_usvp_beta(rank * n, q, math.sqrt(2 / 3), math.sqrt(2 / 3),
-                                         (zk.kappa + zk.messages) * n))
-        hiding = dict(mlwe, mlwe_rank=rank, ell=zk.ell, messages=zk.messages,
-                      messages_expected=msg_expected)
-        hide_ok = (mlwe["he_model_classical"] >= SECURITY_BITS and zk.messages == msg_expected)
-    else:
-        low_rows = min(zk.ell - zk.kappa, 1 + zk.jl_polys)
-        unknown = 4 + min(n, 2 * JL_ROWS) * max(0, low_rows - 1)
-        sig_msg = max(bnd_jl.jl_sigma.values())
-        attack = core_svp(primal_usvp_beta(unknown, q, math.sqrt(2 / 3), sig_msg, zk.ell * n))
-        hiding = dict(attack, mlwe_rank=rank, ell=zk.ell, messages=zk.messages,
-                      messages_expected=msg_expected,
-                      attack="solve rows t0,t_a,t_jl for r: LWE with secret dim "
-                      f"{unknown} (message coefficients), error r, {zk.ell * n} samples")
-        hide_ok = False
-    # Smallest λ with MLWE(rank λ) ≥ 128 in the HE-standard model, and the λ for core-SVP.
-    def mlwe_bits(lam: int) -> dict:
-        return core_svp(primal_usvp_beta(lam * n, q, math.sqrt(2 / 3), math.sqrt(2 / 3),
-                                         (zk.kappa + msg_expected) * n))
-    lam = 1
-    while lam < 4 and mlwe_bits(lam)["he_model_classical"] < SECURITY_BITS:
-        lam += 1
-    hiding["recommended_ell"] = zk.kappa + msg_expected + lam
-    lam_c = lam
-    while lam_c < 4 and mlwe_bits(lam_c)["core_svp_classical"] < SECURITY_BITS:
-        lam_c += 1
-    hiding["ell_for_core_svp_128"] = zk.kappa + msg_expected + lam_c
-    rep.add("bdlop_hiding_mlwe", hide_ok, hiding,
-            f"hiding needs ℓ − κ − #messages ≥ 1 (here {zk.ell} − {zk.kappa} − {zk.messages} = "
-            f"{rank}; #messages must be jl + 1 + ρ + R·ρ = {msg_expected}) and MLWE of that rank "
-            "≥ 128 bits in the HE-standard cost model (core-SVP printed, not required, as for "
-            "the BFV key itself)", "zk")
+    rep.add("bdlop_hiding_mlwe", rank >= 1 and rank == zk.mlwe_rank
+            and mlwe["he_model_classical"] >= SECURITY_BITS,
+            dict(mlwe, mlwe_rank=rank, ell=zk.ell, messages=zk.messages,
+                 secret_dim=rank * d, samples=(zk.kappa + zk.messages) * d),
+            f"hiding: ℓ − κ − #messages = {zk.ell} − {zk.kappa} − {zk.messages} = {rank} ≥ 1 "
+            f"and MLWE of rank {rank} over R_d (dimension rank·d = {rank * d}, ternary "
+            "secret and error) ≥ 128 bits in the HE-standard cost model", "zk")
 
-    # -- 3. Challenge space ------------------------------------------------------------
-    frac, frac_lo = challenge_set_fraction(zk, cset_samples)
+    # -- 4. Challenge space --------------------------------------------------------------
+    frac = challenge_set_fraction(zk, cset_samples)
     c_bits = zk.challenge_bits
-    c_prime_bits = c_bits + math.log2(frac_lo)
+    c_prime_bits = c_bits + math.log2(frac["lower"])
     rep.add("challenge_space", c_prime_bits >= SECURITY_BITS,
-            {"log2_C": round(c_bits, 2), "fraction_opnorm_le_eta": round(frac, 4),
+            {"d": d, "w": zk.challenge_weight, "log2_C": round(c_bits, 2),
+             "fraction_uniform": frac["fraction_uniform"],
+             "fraction_sampler": frac["fraction_sampler"],
              "log2_C_prime_lower": round(c_prime_bits, 2)},
-            "|C'| = |C|·Pr[‖c‖_op ≤ η] ≥ 2^128 (fraction by Monte Carlo, 99.9% lower bound)",
-            "soundness")
-
-    # -- 4. Soundness error --------------------------------------------------------------
-    per_gamma = math.ceil(2 ** 32 / p_min) / 2 ** 32
-    per_rep = max(per_gamma, 1.0 / p_min)
-    eps_rlc = per_rep ** zk.rho
-    # Grinding: a query to the challenge oracle counts only if its output also carries g zero
-    # bits, so per hash evaluation the challenge-dependent terms shrink by 2^-g (the ρ and
-    # JL terms come from earlier squeezes without proof of work and keep their size).
-    g = zk.grinding_bits
-    eps_chal = 2.0 / (2.0 ** c_prime_bits) * 2.0 ** -g
-    eps_jl = 2 * 2.0 ** -JL_TARGET_BITS  # two projections, each at the argued level
-    eps_ideal = eps_rlc + eps_chal + eps_jl
-    rep.add("soundness_idealised", eps_ideal <= 2.0 ** -SECURITY_BITS,
-            {"log2_total": round(math.log2(eps_ideal), 2),
-             "log2_rlc_per_repetition": round(math.log2(per_rep), 3),
-             "log2_rlc_total": round(math.log2(eps_rlc), 2),
-             "log2_challenge": round(math.log2(eps_chal), 2),
-             "log2_jl": round(math.log2(eps_jl), 2)},
-            f"ρ = {zk.rho} combinations (γ ∈ [0,2^32): ceil(2^32/p_min)/2^32; μ ∈ Z_q: 1/p_min), "
-            f"2/|C'|·2^-g (3-special soundness of one repetition, degree 2; g = {g} grinding "
-            "bits), 2 JL projections; per hash evaluation; assumes idealisation I1 "
-            "(invertible challenge differences)", "soundness")
-    # Fully splitting: X^N + 1 mod p has irreducible factors of degree ord_{2N}(p). A
-    # cheater who guesses c mod one factor (one NTT slot) passes the linear relation for a
-    # ciphertext that is wrong in that slot (proofs/security.md §4, slot attack). With R
-    # parallel repetitions whose challenges are squeezed together after every first message,
-    # the same wrong slot must be guessed in all R challenges within ONE oracle query.
-    slot_deg = min(multiplicative_order(p, 2 * n) for p in bfv.primes)
-    # For factors of degree D > 1 a sparse challenge modulo the factor is far from uniform
-    # over F_p^D (security.md §4.5 estimates ≈ D^-14/p, not (1/p)^D), so no credit is taken
-    # for D > 1: the per-repetition guess stays 2.5/p_min until someone argues a bound.
-    log2_guess = math.log2(min(1.0, SLOT_GUESS_MARGIN / p_min))
-    log2_slot = zk.reps * log2_guess - g
-    eps_real = eps_ideal + 2.0 ** log2_slot
-    rep.add("soundness_fully_splitting_slot",
-            log2_slot <= -SECURITY_BITS and eps_real <= 2.0 ** -SECURITY_BITS,
-            {"factor_degree": slot_deg, "reps": zk.reps, "grinding_bits": g,
-             "log2_slot_guess_per_repetition": round(log2_guess, 3),
-             "log2_slot_guess": round(log2_slot, 2),
-             "log2_total_real": round(math.log2(eps_real), 2)},
-            f"X^N+1 mod p_i splits into factors of degree ord_2N(p_i); guessing c modulo one "
-            f"factor (≤ {SLOT_GUESS_MARGIN}/p_min per repetition, no credit for degree > 1) "
-            "makes a false linear "
-            f"relation pass in that repetition; all R = {zk.reps} repetitions must be guessed "
-            f"in one query, and a query counts only with its g = {g}-bit proof of work: "
-            "(…)^R·2^-g ≤ 2^-128, and the total with the idealised terms ≤ 2^-128",
-            "soundness")
+            "|C'| = |C|·Pr[‖c‖_op ≤ η] ≥ 2^128 in R_d (fraction by Monte Carlo over C and by "
+            "the library sampler's acceptance rate, 99.9 % lower bound)", "soundness")
 
     # -- 5. JL / approximate range proof and no-wrap --------------------------------------
-    c_shift = jl_lower_constant(2 * JL_TARGET_BITS)  # unshifted lemma at 2^-260
-    shift_factor = math.sqrt(c_shift) / 2  # B_arp = T / shift_factor (shift-robust)
-    impl_factor = getattr(zk_params, "JL_SOUND_FACTOR", math.sqrt(GHL_LOWER))
-    rep.info["jl"] = {"c_lower_2^-128_chi2": round(jl_lower_constant(128), 2),
-                      "c_lower_2^-260_chi2": round(c_shift, 3),
-                      "implemented_factor": round(impl_factor, 4),
-                      "argued_factor_shifted": round(shift_factor, 4),
-                      "c_upper_2^-128_chi2": round(jl_upper_constant(128), 1),
-                      "implemented_upper": round(zk_params.GHL_JL_FACTOR ** 2, 1)}
-    jl_rows = []
-    all_jl_ok, impl_ok = True, True
-    # The library's constant is given to 5 significant digits (√13.087/2): compare with a
-    # relative tolerance of 1e-4.
-    tol = 1e-4
-    for d in dims:
-        k = -(-d // n)
-        b = bounds_of(zk, k, B)[0]
-        T_m, T_e = b.jl_norm_bound["m"], b.jl_norm_bound["e"]
-        arp_m, arp_e = T_m / shift_factor, T_e / shift_factor
-        dim_m, dim_e = (k + 1) * n, 3 * k * n
+    factor = zk_params.JL_SOUND_FACTOR
+    if factor not in _JL_CACHE:
+        _JL_CACHE[factor] = jl_terms(factor)
+    jl = _JL_CACHE[factor]
+    rep.info["jl"] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in jl.items()}
+    rep.add("jl_lower_tail", jl["log2_per_projection"] <= -JL_TARGET_BITS,
+            {"log2_per_projection": round(jl["log2_per_projection"], 2),
+             "log2_lemma_s_per_projection": round(jl["log2_lemma_s_per_projection"], 2),
+             "log2_single_coordinate_unshifted": round(
+                 jl["log2_single_coordinate_unshifted"], 2)},
+            f"B_arp = T_jl/{factor:.4f}: worst case over w (and the committed shift) of "
+            "Pr[‖Π1·w − c‖ < factor·‖w‖], shifted Chernoff–Hölder bound, ≤ 2^-130 per "
+            "projection (via Lemma S the same factor gives only the printed, weaker bound)",
+            "jl")
+    jl_rows, jl_ok = [], True
+    for dim in dims:
+        b = bnd[dim][0]
+        k, g = b.k, b.groups
+        arp_m, arp_e = b.arp_bound_message, b.arp_bound_noise
+        dim_m, dim_e = k * n + d, (k + 2 * g) * n
         cond_m = q >= GHL_WRAP_FACTOR * dim_m * arp_m
         cond_e = q >= GHL_WRAP_FACTOR * dim_e * arp_e
         nowrap = 2 * arp_m ** 2 < q
-        impl_ok &= b.arp_bound_message >= arp_m * (1 - tol)
-        impl_ok &= b.arp_bound_noise >= arp_e * (1 - tol)
-        all_jl_ok &= cond_m and cond_e and nowrap
-        jl_rows.append({"d": d, "k": k, "T_jl_m": T_m, "T_jl_e": T_e,
-                        "B_arp_m": arp_m, "B_arp_e": arp_e,
-                        "B_arp_m_implemented": b.arp_bound_message,
+        jl_ok &= cond_m and cond_e and nowrap
+        jl_rows.append({"d": dim, "k": k, "groups": g, "log2_B_arp_m": math.log2(arp_m),
+                        "log2_B_arp_e": math.log2(arp_e),
                         "log2_41_dim_b_m": round(math.log2(41 * dim_m * arp_m), 2),
                         "log2_41_dim_b_e": round(math.log2(41 * dim_e * arp_e), 2),
                         "log2_2_Barp2": round(math.log2(2 * arp_m ** 2), 2),
                         "jl_message_ok": cond_m, "jl_noise_ok": cond_e, "no_wrap_ok": nowrap})
-    rep.add("jl_and_no_wrap", all_jl_ok, jl_rows,
-            f"q ≥ 41·dim·B_arp for (m,a) (dim (k+1)N) and (u,e1,e2) (dim 3kN), 2·B_arp² < q; "
-            f"B_arp = T_jl/{shift_factor:.3f} (shift-robust, see security.md §5)", "jl")
-    rep.add("implemented_arp_bound_valid", impl_ok,
-            {"implemented": f"T_jl/{impl_factor:.3f}", "argued": f"T_jl/{shift_factor:.3f}"},
-            "ProofBounds.arp_bound_* must be ≥ what the argument can guarantee: the published "
-            "modular JL lemma is for Π·w, the extracted relation is z = ȳ + Π·w̄ with a "
-            "committed, unbounded ȳ (equal up to the 1e-4 rounding of the constant)",
-            "implementation")
-
-    # Largest B for which the (argued) conditions hold at every d (and at the largest k the
-    # library accepts), and the largest B the library accepts.
-    ks = sorted({-(-d // n) for d in dims} | {K_LIBRARY_MAX})
+    rep.add("jl_and_no_wrap", jl_ok, jl_rows,
+            f"q ≥ 41·dim·B_arp for (m, a) (dim kN + d) and (u, e1, e2) (dim (k + 2g)·N), and "
+            f"2·B_arp_m² < q, for B = {B}", "jl")
 
     def sound(Bc: int) -> bool:
-        for k in ks:
+        for k in sorted(set(ks.values()) | {K_LIBRARY_MAX}):
             b = bounds_of(zk, k, Bc)[0]
-            am, ae = b.jl_norm_bound["m"] / shift_factor, b.jl_norm_bound["e"] / shift_factor
-            if not (2 * am ** 2 < q and q >= 41 * (k + 1) * n * am and q >= 41 * 3 * k * n * ae
-                    and Bc < t // 2):
+            am, ae = b.arp_bound_message, b.arp_bound_noise
+            if not (2 * am ** 2 < q and q >= 41 * (k * n + d) * am
+                    and q >= 41 * (k + 2 * b.groups) * n * ae and Bc < bfv.t // 2):
                 return False
         return True
 
     def accepted(Bc: int) -> bool:
-        return all(bounds_of(zk, k, Bc)[1] is None for k in ks)
+        return all(bounds_of(zk, k, Bc)[1] is None for k in set(ks.values()) | {K_LIBRARY_MAX})
 
     def largest(pred) -> int:
         lo, hi = 0, (1 << 34) - 1
@@ -472,114 +525,143 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
             lo, hi = (mid, hi) if pred(mid) else (lo, mid)
         return lo
 
-    b_max = largest(sound)
-    b_max_lib = largest(lambda Bc: Bc >= 1 and accepted(Bc))
+    b_max, b_max_lib = largest(sound), largest(lambda Bc: Bc >= 1 and accepted(Bc))
     rep.add("bound_range_sound", 1 <= b_max_lib <= b_max,
             {"B_max": b_max, "log2_B_max": round(math.log2(max(b_max, 1)), 3),
              "B_max_library": b_max_lib},
-            "every B that ProofBounds accepts (NormStatement, prove and verify build it) "
-            "must satisfy the JL, no-wrap (2·B_arp² < q) and K ≥ 1 (B < t/2) "
-            f"conditions at k ∈ {ks}; B_max = largest sound B", "implementation")
-    rep.add("default_bound_sound", sound(B) and accepted(B),
+            "every B that ProofBounds accepts satisfies the JL, no-wrap and B < t/2 "
+            "conditions (at the dims above and k = 2^16)", "jl")
+    rep.add("default_bound_accepted", accepted(B) and sound(B),
             {"B": B, "library_accepts": accepted(B)},
-            "B = floor(τ·scale) satisfies all of them and the library accepts it", "jl")
+            "B = floor(τ·scale) is sound and ProofBounds accepts it", "jl")
 
-    # -- 6. Decryption correctness of the aggregate ---------------------------------------
-    # Assumption A-key: keygen's ‖s‖ ≤ √N (ternary) and ‖e‖ ≤ β_e for one chunk (k = 1).
-    s_key = math.sqrt(n)
-    e_key = zk.bounds(1, 1).beta_e
-    r_t = q % t
+    # -- 6. Knowledge error --------------------------------------------------------------
+    c_prime = 2.0 ** c_prime_bits
+    eps_chal = 1.0 / c_prime + 1.0 / max(c_prime - 1, 1.0)
+    per_gamma = math.ceil(2 ** 32 / p_min) / 2 ** 32  # γ uniform in [0, 2^32)
+    per_rep = max(per_gamma, 1.0 / p_min)  # μ uniform mod q
+    eps_rlc = per_rep ** zk.rho
+    eps_jl = 2 * 2.0 ** jl["log2_per_projection"]
+    total = eps_chal + eps_rlc + eps_jl
+    rep.add("knowledge_error", total <= 2.0 ** -SECURITY_BITS,
+            {"log2_total": round(math.log2(total), 2),
+             "log2_challenge": round(math.log2(eps_chal), 2),
+             "log2_rlc": round(math.log2(eps_rlc), 2),
+             "log2_rlc_per_repetition": round(math.log2(per_rep), 3),
+             "log2_jl_two_projections": round(math.log2(eps_jl), 2)},
+            f"sum of: challenge, one Σ-repetition, 3-special soundness (1/|C'| for the second "
+            f"transcript + 1/(|C'|−1) for the third); ρ = {zk.rho} random combinations "
+            "(max(ceil(2^32/p_min)/2^32, 1/p_min))^ρ; two JL projections at the worst-case "
+            "tail above; ≤ 2^-128", "soundness")
+
+    # -- 7. Exact products: auxiliary-prime capacity -------------------------------------
+    cap_rows, cap_ok = [], True
+    for dim in dims:
+        for row in capacity_rows(bnd[dim][0]):
+            cap_ok &= row["ok"]
+            cap_rows.append(dict(row, d=dim))
+    bfv_row = bfv_capacity_row(bfv)
+    cap_ok &= bfv_row["ok"]
+    cap_rows.append(bfv_row)
+    rep.add("aux_prime_capacity", cap_ok, cap_rows,
+            "capacity P/4 of each engine in ProofBounds.engines > ProofBounds.product_bounds, "
+            "and products_of(bfv) capacity > N·(q/2 + 1)", "products")
+
+    # -- 8. Decryption of the aggregate --------------------------------------------------
     dec_rows, dec_ok = [], True
-    for d in dims:
-        k = -(-d // n)
-        b = bounds_of(zk, k, B)[0]
-        arp_e = b.jl_norm_bound["e"] / shift_factor
-        # v = −e·u + e1 + e2·s per chunk; ‖x·y‖_∞ ≤ ‖x‖·‖y‖; Cauchy–Schwarz over the three.
-        noise_inf = math.sqrt(e_key ** 2 + 1 + s_key ** 2) * arp_e
-        k_plain = bfv.max_clients(B)  # K·B < t/2 (‖m‖_∞ ≤ ‖m‖_2 ≤ B)
-        # BFV rounding is exact iff |t·V − (q mod t)·M| < q/2 coefficient-wise.
-        k_noise = int((q // 2 - 1) // math.ceil(t * noise_inf + r_t * B))
-        k_max = min(k_plain, k_noise)
-        dec_ok &= k_max >= 1
-        dec_rows.append({"d": d, "noise_inf_per_client": noise_inf,
-                         "log2_noise_inf": round(math.log2(noise_inf), 2),
-                         "K_plaintext": k_plain, "K_noise": k_noise, "K_max": k_max})
+    for dim in dims:
+        need = k_required if dim in k_required_dims else 1
+        row = decryption_row(zk, bnd[dim][0], B, need)
+        row["d"] = dim
+        dec_ok &= row["ok"]
+        dec_rows.append(row)
     rep.add("decryption_K_max", dec_ok, dec_rows,
-            "K_max = min(K with K·B < t/2, K with t·K·noise_∞ + (q mod t)·K·B < q/2); "
-            "noise_∞ ≤ √(‖e_key‖² + 1 + ‖s_key‖²)·B_arp_e (assumption A-key)", "decryption")
+            f"K_max = min(K·B < t/2, K·(t·noise_∞ + (q mod t)·B) < q/2) with noise_∞ = "
+            f"B_arp_noise·(1 + ‖e_j‖ + ‖s_j‖); K_max ≥ {k_required} at d ∈ "
+            f"{list(k_required_dims)}", "decryption")
 
-    # -- 7. Rejection sampling and the sampler --------------------------------------------
-    M = zk.repetition_rate(zk.alpha)
-    M_jl = zk.repetition_rate(zk.alpha_jl)
-    b_small = bounds_of(zk, -(-min(dims) // n), B)[0]
-    r_tail = zk_params.TAIL_R
-    # One rejection step over all R repetitions: the shift (c_1·s_b, …, c_R·s_b) has norm
-    # ≤ √R·η·β_b per block, and the z blocks have R·n_b coefficients.
-    sig = b_small.sigma
-    shf = {x: math.sqrt(zk.reps) * v for x, v in b_small.shift_bounds.items()}
-    joint = sum(shf[x] ** 2 / sig[x] ** 2 for x in sig)
-    dev = sum((2 * r_tail * sig[x] * shf[x] + shf[x] ** 2) / (24 * sig[x] ** 4) for x in sig)
-    n_coeffs = zk.reps * sum(bounds_of(zk, -(-max(dims) // n), B)[0].block_sizes.values())
-    rep.add("rejection_sampling", M < 4 and M_jl < 2 and min(b_small.sigma.values()) >= 4
-            and joint <= (1 + 1e-9) / zk.alpha ** 2,
+    # -- 9. Rejection sampling -----------------------------------------------------------
+    M, M_jl = zk.repetition_rate(zk.alpha), zk.repetition_rate(zk.alpha_jl)
+    small = bnd[min(dims)][0]
+    joint = sum(small.shift_bounds[x] ** 2 / small.sigma[x] ** 2 for x in small.sigma)
+    rep.add("rejection_sampling", M < 4 and M_jl < 2 and joint <= (1 + 1e-9) / zk.alpha ** 2,
             {"M_sigma": round(M, 4), "M_jl": round(M_jl, 4),
-             "alpha2_times_joint_shift2": round(joint * zk.alpha ** 2, 6),
-             "expected_sigma_attempts": round(M, 3), "expected_jl_attempts": round(M_jl, 3),
-             "tail_r": round(r_tail, 3), "min_sigma": round(min(b_small.sigma.values()), 1),
-             "log2_rounded_gaussian_rel_error": round(math.log2(dev), 1),
-             "log2_box_muller_truncation": round(math.log2(n_coeffs / 2) - 128, 1)},
-            "M = exp(r/α + 1/(2α²)), r = √(2(λ+1)ln 2); joint step over R repetitions: "
-            "Σ_b R·η²β_b²/σ_b² ≤ 1/α²; rounded-Gaussian vs ideal acceptance "
-            "ratio (relative error) and the 2^-128 Box–Muller radius truncation "
-            "(128-bit radius uniforms) over a proof", "zk")
+             "alpha2_times_joint_shift2": round(joint * zk.alpha ** 2, 6)},
+            "expected repetitions M = exp(r/α + 1/(2α²)); one rejection step over all blocks: "
+            "Σ_b η²β_b²/σ_b² ≤ 1/α²", "zk")
 
-    # -- 8. Proof size --------------------------------------------------------------------
+    # -- 10. Sizes ---------------------------------------------------------------------------
     sizes = []
-    for d in dims:
-        k = -(-d // n)
-        size = proof_size(zk, bounds_of(zk, k, B)[0])
-        row = {"d": d, "bytes": size, "bytes_per_parameter": round(size / d, 3)}
-        if d in SPEC_SIZE_TARGETS:
-            row["spec_target"] = SPEC_SIZE_TARGETS[d]
-            row["meets_spec_target"] = size / d <= SPEC_SIZE_TARGETS[d]
-        sizes.append(row)
-    rep.info["proof_size"] = sizes
+    for dim in dims:
+        b = bnd[dim][0]
+        ps, cs = proof_size(zk, b), ciphertext_size(bfv, b.k)
+        sizes.append({"d": dim, "k": b.k, "proof_bytes": ps,
+                      "proof_bytes_per_parameter": round(ps / dim, 3),
+                      "ciphertext_bytes": cs,
+                      "ciphertext_bytes_per_parameter": round(cs / dim, 3)})
+    rep.info["sizes"] = sizes
     return rep
 
 
-def log2_chi2_sf(x: float, k: int) -> float:
-    """log2 Pr[χ²_k ≥ x] for x > k + 2, by the continued fraction of Γ(a, y) (Lentz)."""
-    a, y = k / 2.0, x / 2.0
-    tiny = 1e-300
-    b = y + 1 - a
-    c, d = 1 / tiny, 1 / b
-    h = d
-    for i in range(1, 10000):
-        an = -i * (i - a)
-        b += 2
-        d = an * d + b
-        d = tiny if abs(d) < tiny else d
-        c = b + an / c
-        c = tiny if abs(c) < tiny else c
-        d = 1 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1) < 1e-15:
-            break
-    ln = a * math.log(y) - y - math.lgamma(a) + math.log(h)
-    return ln / math.log(2)
+# ---------------------------------------------------------------------------------------
+# Deliberately broken parameter sets (--self-test; the tests call these too)
+# ---------------------------------------------------------------------------------------
+
+def broken_fully_splitting() -> dict:
+    """NTT-friendly primes (p ≡ 1 mod 2N): BfvParams refuses them, and the split/LS check
+    fails for them."""
+    primes = ntt_primes(DEFAULT.n, 27, len(DEFAULT.primes))
+    try:
+        BfvParams(name="BROKEN-fully-splitting", n=DEFAULT.n, primes=primes, t=DEFAULT.t)
+        refused = None
+    except ValueError as exc:
+        refused = str(exc)
+    ls = ls_split_check(primes, (DEFAULT.n, zk_params_for(DEFAULT).d))
+    return {"name": "fully_splitting_primes", "primes": list(primes), "refused": refused,
+            "split_counts": sorted({r["split_count"] for r in ls["rows"]}),
+            "failed": refused is not None and not ls["ok"],
+            "reason": "BfvParams refuses; split_count = degree, LS radius < 2"}
 
 
-def jl_upper_constant(fail_bits: float, rows: int = JL_ROWS) -> float:
-    """c with ‖Π·w‖² ≤ c·‖w‖² except w.p. 2^-fail_bits (χ² model; ≈ 337 at 2^-128)."""
-    lo, hi = float(rows + 2), 50.0 * rows
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if log2_chi2_sf(mid, rows) > -fail_bits:
-            lo = mid
-        else:
-            hi = mid
-    return lo / 2.0
+def broken_too_few_aux() -> dict:
+    """aux_counts = (3, 3, 5): ProofBounds refuses, and the capacity check fails."""
+    zk = ZkParams(DEFAULT, aux_counts=(3, 3, 5))
+    B = norm_bound(TAU, SCALE)
+    k = -(-(1 << 17) // DEFAULT.n)
+    try:
+        zk.bounds(k, B)
+        refused = None
+    except ValueError as exc:
+        refused = str(exc)
+    rows = capacity_rows(bounds_of(zk, k, B)[0])
+    return {"name": "too_few_aux_primes", "refused": refused,
+            "capacity": [{"engine": r["engine"], "margin_bits": round(r["margin_bits"], 2)}
+                         for r in rows],
+            "failed": refused is not None and not all(r["ok"] for r in rows),
+            "reason": "capacity ≤ product bound"}
+
+
+def broken_k_required(k_required: int = 10 ** 6) -> dict:
+    rep = analyse(DEFAULT, cset_samples=50, dims=(1 << 17,), k_required=k_required,
+                  k_required_dims=(1 << 17,))
+    c = rep.check("decryption_K_max")
+    return {"name": "K_max_too_small_for_K", "K_required": k_required,
+            "K_max": c.value[0]["K_max"], "failures": rep.failures(),
+            "failed": not c.ok, "reason": "K_max < required K"}
+
+
+def broken_small_subring(degree: int = 32) -> dict:
+    zk = ZkParams(DEFAULT, subring_degree=degree)
+    rep = analyse(DEFAULT, zk=zk, cset_samples=50, dims=(1 << 12,))
+    cs, ke = rep.check("challenge_space"), rep.check("knowledge_error")
+    return {"name": f"challenge_set_d{degree}", "log2_C_prime": cs.value["log2_C_prime_lower"],
+            "log2_knowledge_error": ke.value["log2_total"], "failures": rep.failures(),
+            "failed": not cs.ok and not ke.ok, "reason": "|C'| < 2^128"}
+
+
+def self_test() -> list[dict]:
+    return [broken_fully_splitting(), broken_too_few_aux(), broken_k_required(),
+            broken_small_subring(16), broken_small_subring(32)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -596,27 +678,21 @@ def print_report(rep: Report) -> None:
     tag = "INSECURE (reported only)" if rep.insecure else "checked"
     print(f"== {rep.preset}  [{tag}]")
     i = rep.info
-    print(f"   N={i['N']}  log2 q={i['log2_q']}  t=2^{int(math.log2(i['t']))}  B={i['B']}  "
-          f"ρ={i['rho']} R={i['reps']} g={i['grinding_bits']} κ={i['kappa']} ℓ={i['ell']} "
-          f"α={i['alpha']} α_jl={i['alpha_jl']} "
+    print(f"   N={i['N']} d={i['d_subring']} L'={i['components']} log2 q={i['log2_q']} "
+          f"t=2^{int(math.log2(i['t']))} B={i['B']} ρ={i['rho']} κ={i['kappa']} "
+          f"rank={i['mlwe_rank']} ℓ={i['ell']} α={i['alpha']} α_jl={i['alpha_jl']} "
           f"w={i['challenge_weight']} η={i['eta']} messages={i['bdlop_messages']}")
     for c in rep.checks:
-        if c.ok:
-            status = "PASS"
-        elif rep.insecure:
-            status = "FAIL (insecure by design)"
-        else:
-            status = "FAIL"
+        status = "PASS" if c.ok else ("FAIL (insecure by design)" if rep.insecure else "FAIL")
         print(f"   [{status}] {c.name}: {c.detail}")
-        vals = c.value if isinstance(c.value, list) else [c.value]
-        for v in vals:
+        for v in c.value if isinstance(c.value, list) else [c.value]:
             if isinstance(v, dict):
                 print("        " + ", ".join(f"{a}={_fmt(b)}" for a, b in v.items()))
             else:
                 print(f"        {v}")
-    print("   JL constants: " + ", ".join(f"{a}={b}" for a, b in i["jl"].items()))
-    for s in i["proof_size"]:
-        print("   proof size: " + ", ".join(f"{a}={_fmt(b)}" for a, b in s.items()))
+    print("   JL: " + ", ".join(f"{a}={_fmt(b)}" for a, b in i["jl"].items()))
+    for s in i["sizes"]:
+        print("   size: " + ", ".join(f"{a}={_fmt(b)}" for a, b in s.items()))
     print()
 
 
@@ -626,7 +702,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", action="append", help="only this preset (repeatable)")
     ap.add_argument("--samples", type=int, default=400,
                     help="Monte-Carlo samples for the operator-norm challenge fraction")
+    ap.add_argument("--self-test", action="store_true",
+                    help="evaluate the deliberately broken sets; exit 0 iff all fail")
     args = ap.parse_args(argv)
+    if args.self_test:
+        results = self_test()
+        ok = all(r["failed"] for r in results)
+        if args.json:
+            print(json.dumps({"ok": ok, "broken": results}, indent=1, default=float))
+        else:
+            for r in results:
+                tag = "expected failure" if r["failed"] else "UNEXPECTED PASS"
+                print(f"[{tag}] {r['name']}: " + ", ".join(
+                    f"{a}={_fmt(b)}" for a, b in r.items() if a not in ("name", "failed")))
+        return 0 if ok else 1
     names = args.preset or list(PRESETS)
     reports = [analyse(PRESETS[name], cset_samples=args.samples) for name in names]
     default_reports = [r for r in reports if r.preset == DEFAULT.name]

@@ -25,10 +25,10 @@ def test_no_command_prints_help(capsys):
 def test_params_shows_default_at_128_bits(capsys):
     assert main(["params"]) == 0
     out = capsys.readouterr().out
-    assert "zkflpq-bfv-n4096-q90-t32" in out and "INSECURE" in out
+    assert "zkflpq-bfv3-n4096-q81-t32-l8" in out and "INSECURE" in out
     assert main(["params", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    default = next(r for r in rows if r["name"] == "zkflpq-bfv-n4096-q90-t32")
+    default = next(r for r in rows if r["name"] == "zkflpq-bfv3-n4096-q81-t32-l8")
     assert default["security_bits"] >= 128 and default["he_standard_ok"] is True
     assert default["insecure"] is False and default["n"] == 4096
     assert default["bound_B"] == 327680 and default["k_max"] == (2**31 - 1) // 327680
@@ -65,7 +65,9 @@ def test_bench_bfv_json(capsys):
                 "tenseal_encrypt_ms"):
         assert key in res
     assert res["exact"] is True
-    assert res["ciphertext_bytes"] == 22 + 4 + 2 * 3 * 4096 * 30 // 8
+    # one chunk = one (partial) group: c1 and c0, three 27-bit residues per coefficient
+    assert res["ciphertext_bytes"] == 22 + 4 + 2 * 3 * 4096 * 27 // 8
+    assert res["ciphertext_bytes_per_param"] == (9 * 3 * 4096 * 27 // 8 + 26) / (8 * 4096)
     for key in ("ntt_us", "encrypt_ms", "add_ms", "decrypt_ms"):
         assert res[key] > 0
     try:

@@ -127,6 +127,8 @@ def test_helpers_and_validation():
     enc = Encoder(DEFAULT, scale=2.0**16, tau=5.0)
     assert enc.bound == 327680 and enc.num_chunks(4097) == 2
     assert DEFAULT.max_clients(enc.bound) >= 1024
+    # spec v3: K_max ≥ 1000 clients at the default τ = 5 and scale 2^14
+    assert DEFAULT.max_clients(Encoder(DEFAULT, scale=2.0**14, tau=5.0).bound) >= 1000
     with pytest.raises(ValueError):
         Encoder(DEFAULT, scale=2.0**16, tau=2.0**20)  # B ≥ t/2
     with pytest.raises(ValueError):

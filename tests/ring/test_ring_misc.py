@@ -27,6 +27,7 @@ from zkflpq.ring import (
     unpack_uint,
 )
 from zkflpq.ring.packing import rice_decode, rice_encode
+from zkflpq.ring.primes import split_count, splitting_primes
 from zkflpq.ring.sampling import rounded_gaussian_from_uniform, uniform_open_128
 
 # -- primes ---------------------------------------------------------------------------
@@ -74,10 +75,35 @@ def test_ntt_primes_exclude_and_errors():
 
 
 def test_preset_primes_are_generated_not_typed():
-    assert DEFAULT.primes == ntt_primes(4096, 30, 3)
-    for params in (INSECURE_N256, INSECURE_N64):
+    # v3: BFV primes p ≡ 5 (mod 8), X^N + 1 in exactly two factors, never NTT-friendly
+    assert DEFAULT.primes == splitting_primes(4096, 27, 3)
+    for params in (DEFAULT, INSECURE_N256, INSECURE_N64):
+        assert params.primes == splitting_primes(params.n, 27, 3)
         for p in params.primes:
-            assert is_prime(p) and p % (2 * params.n) == 1 and p < 2**30
+            assert is_prime_trial(p) and p % 8 == 5 and p < 2**27
+            assert split_count(p, params.n) == 2 and (p - 1) % (2 * params.n) != 0
+
+
+def _factor_count_naive(p: int, n: int) -> int:
+    # Irreducible factors of X^n + 1 over F_p, n a power of two: its roots are the
+    # primitive 2n-th roots of unity in the algebraic closure; the factors are the orbits
+    # under Frobenius x ↦ x^p, i.e. the cosets of <p> acting on the odd residues mod 2n.
+    odd, seen, orbits = set(range(1, 2 * n, 2)), set(), 0
+    for e in sorted(odd):
+        if e in seen:
+            continue
+        orbits += 1
+        while e not in seen:
+            seen.add(e)
+            e = e * p % (2 * n)
+    return orbits
+
+
+@pytest.mark.parametrize("n", [16, 64, 256])
+def test_split_count_matches_frobenius_orbits(n):
+    for p in [3, 5, 7, 13, 17, 97, 193, 12289, 134217613, 2**31 - 1]:
+        assert split_count(p, n) == _factor_count_naive(p, n)
+    assert split_count(ntt_primes(n, 30, 1)[0], n) == n  # fully splitting
 
 
 @pytest.mark.parametrize("n", [16, 64, 4096])

@@ -18,11 +18,15 @@ from zkflpq.ring import (
     ntt_primes,
     sigma_int,
 )
+from zkflpq.ring.primes import splitting_primes
 
 N = 64
 PRIMES = ntt_primes(N, 30, 2) + ntt_primes(N, 31, 1)  # mixed sizes, q ≈ 2^91
 RING = RingContext(N, PRIMES)
 Q = math.prod(PRIMES)
+# The BFV primes of proof v3 (p ≡ 5 mod 8): residue operations only, no NTT.
+SPLIT_PRIMES = splitting_primes(N, 27, 3)
+SPLIT = RingContext(N, SPLIT_PRIMES)
 
 
 def residues(values: list[int]) -> np.ndarray:
@@ -180,8 +184,50 @@ def test_ct_sigma_product_is_inner_product_mod_q(a, b):
 def test_ring_validation():
     with pytest.raises(ValueError):
         RingContext(48, PRIMES)
-    with pytest.raises(ValueError):
-        RingContext(N, (PRIMES[0] + 2,))  # not 1 mod 2N
+    for bad in ((PRIMES[0] + 1,), (2,), (1,), (2**31 + 11,)):  # even, too small, ≥ 2^31
+        with pytest.raises(ValueError, match="odd and below"):
+            RingContext(N, bad)
+    assert RING.ntt_friendly and not SPLIT.ntt_friendly
+    # one prime not ≡ 1 mod 2N is enough to lose the NTT
+    mixed = RingContext(N, (PRIMES[0], SPLIT_PRIMES[0]))
+    assert not mixed.ntt_friendly
+    x = np.zeros((len(SPLIT_PRIMES), N), np.int64)
+    for ring, arr in ((SPLIT, x), (mixed, x[:2])):
+        with pytest.raises(ValueError, match="NTT"):
+            ring.tables  # noqa: B018
+        for op in (ring.ntt, ring.intt):
+            with pytest.raises(ValueError, match="NTT"):
+                op(arr)
+        for op2 in (ring.mul, ring.mul_ntt):
+            with pytest.raises(ValueError, match="NTT"):
+                op2(arr, arr)
+
+
+def split_residues(values: list[int]) -> np.ndarray:
+    return np.array([[v % p for v in values] for p in SPLIT_PRIMES], np.int64)
+
+
+Q_SPLIT = math.prod(SPLIT_PRIMES)
+split_poly = st.lists(st.integers(-(Q_SPLIT // 2), Q_SPLIT // 2), min_size=N, max_size=N)
+
+
+@given(split_poly, split_poly, st.integers(-(2**100), 2**100), sparse_ternary())
+def test_residue_ops_work_for_non_ntt_primes(a, b, k, c):
+    ra, rb = split_residues(a), split_residues(b)
+    pairs = list(zip(a, b, strict=True))
+    assert np.array_equal(SPLIT.add(ra, rb), split_residues([x + y for x, y in pairs]))
+    assert np.array_equal(SPLIT.sub(ra, rb), split_residues([x - y for x, y in pairs]))
+    assert np.array_equal(SPLIT.neg(ra), split_residues([-x for x in a]))
+    assert np.array_equal(SPLIT.scalar_mul(ra, k), split_residues([x * k for x in a]))
+    assert [int(v) for v in SPLIT.lift(ra)] == a
+    assert np.array_equal(SPLIT.sigma(ra), split_residues(automorphism(a, 2 * N - 1)))
+    assert np.array_equal(SPLIT.constant(k), split_residues([k] + [0] * (N - 1)))
+    pos, sgn, dense = c
+    got = SPLIT.mul_sparse_ternary(ra[None], pos, sgn)
+    assert np.array_equal(got[0], split_residues(negacyclic_mul(dense, a)))
+    small = [x % 2**20 - 2**19 for x in a]
+    assert np.array_equal(SPLIT.from_int(np.array(small, np.int64)), split_residues(small))
+    assert [int(v) for v in SPLIT.centered_small(split_residues(small))] == small
 
 
 @given(st.integers(0, 2**32 - 1))

@@ -1,11 +1,14 @@
 """Shared fixtures for the zkflpq.zk tests: one honest proof per parameter set, made once.
 
-Mutation tests copy these proofs (objects via zk_support.replace, bytes via bytearray)
-and never modify the shared ones. Cases:
-  n64:     INSECURE_N64, d = 150 (k = 3, d not a multiple of N), ‖m‖ < B; N < 512 so the
-           JL masks span 8 polynomials.
-  n256:    INSECURE_N256, d = 300 (k = 2), ‖m‖ = B exactly.
-  default: DEFAULT (N = 4096), d = 3000 (k = 1), ‖m‖ = B − 1.
+Mutation tests copy these proofs (objects via dataclasses.replace with copied arrays,
+bytes via bytearray) and never modify the shared ones. Cases (v3: subring of degree d_p,
+chunks in groups of L'):
+  n64:     INSECURE_N64, d = 150 (k = 3 chunks, one full group of L' = 3, d not a
+           multiple of N), ‖m‖ < B; d_p = N = 64 (one subring component per chunk), and
+           d_p < 512 so the JL masks span 8 subring polynomials.
+  n256:    INSECURE_N256, d = 300 (k = 2, one partial group of L' = 4), ‖m‖ = B exactly;
+           d_p = 64, so every chunk is 4 subring components.
+  default: DEFAULT (N = 4096, d_p = 1024), d = 3000 (k = 1), ‖m‖ = B − 1.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ rejects it; where one verifier check is the only thing standing in the way,
 `unchecked_verify` (the challenge recomputation alone) accepts the same proof, so the
 test fails if that check is removed from the verifier.
 
+A cheater's only other freedom in v3 (one Σ-repetition, no proof of work) is to retry
+the first message for fresh challenges; the last test shows that this does not help.
+
 Checks that protect only zero knowledge (sampling the masks, rejection sampling on a
 true statement) cannot be enforced by any verifier; skipping them gives a proof of a
 true statement that the verifier rightly accepts, and the statistical test in
@@ -22,7 +25,7 @@ from zk_support import (
     IgnoreAllBounds,
     TwinProver,
     chunked,
-    statement_deterministic,
+    statement_exact,
     statement_for,
     unchecked_verify,
     vector_with_norm,
@@ -41,17 +44,18 @@ def _rng(label: str) -> Csprng:
 
 
 def _m(pk, norm2: int, seed: int) -> np.ndarray:
-    """k = 2 chunks at N = 64 (d = 100), ‖m‖² = norm2 exactly."""
+    """100 coefficients, ‖m‖² = norm2 exactly: k = 2 chunks (one group) at N = 64."""
     return chunked(pk.params, vector_with_norm(np.random.default_rng(seed), 100, norm2))
 
 
 def _bad_randomness_is_rejected(pk, label: str, seed: int, corrupt) -> None:
-    """Encrypt an honest m with randomness `corrupt(rand)`: `prove` refuses it, and the
-    proof that IgnoreAllBounds makes anyway fails only on a norm bound."""
+    """Encrypt an honest m with randomness `corrupt(rand)` (exactly, whatever its size):
+    `prove` refuses it, and the proof that IgnoreAllBounds makes anyway fails only on a
+    norm bound."""
     m = _m(pk, B * B // 4, seed)
     _, rand = encrypt_with_randomness(pk, m, _rng(f"{label}-enc"))
     bad = corrupt(rand)
-    st = statement_deterministic(pk, m, bad, B)
+    st = statement_exact(pk, m, bad, B)
     with pytest.raises(ProvingFailed):
         prove(st, m, bad)
     proof = IgnoreAllBounds(_rng(label)).prove(st, m, bad)
@@ -60,16 +64,24 @@ def _bad_randomness_is_rejected(pk, label: str, seed: int, corrupt) -> None:
     assert unchecked_verify(st, proof)
 
 
-def test_twin_is_bit_identical_to_prover(keys_n64):
+@pytest.mark.parametrize("keys", ["keys_n64", "keys_n256"])
+def test_twin_is_bit_identical_to_prover(request, keys):
     """Without overrides the twin is the honest prover, so each cheater below differs
-    from `prove` by exactly the hook it overrides."""
-    _, pk = keys_n64
+    from `prove` by exactly the hook it overrides (N = 64: one subring view per chunk;
+    N = 256: four). Several seeds, so that both rejection loops restart at least once."""
+    _, pk = request.getfixturevalue(keys)
     m = _m(pk, B * B - 5, 1)
     st, rand = statement_for(pk, m, B, rng=_rng("twin-enc"))
-    honest = prove(st, m, rand, _rng("twin"))
-    twin = TwinProver(_rng("twin")).prove(st, m, rand)
-    assert twin.to_bytes() == honest.to_bytes()
-    assert verify(st, twin)
+    restarts = {"jl": 0, "sigma": 0}
+    for i in range(16):
+        honest = prove(st, m, rand, _rng(f"twin-{i}"))
+        twin = TwinProver(_rng(f"twin-{i}"))
+        proof = twin.prove(st, m, rand)
+        assert proof.to_bytes() == honest.to_bytes(), i
+        restarts["jl"] += twin.jl_attempts - 1
+        restarts["sigma"] += twin.sigma_attempts - 1
+    assert restarts["jl"] > 0 and restarts["sigma"] > 0, restarts
+    assert verify(st, proof)
 
 
 # -- the norm check (prove: ‖m‖ ≤ B) ------------------------------------------------------
@@ -78,8 +90,8 @@ class SkipNormCheck(IgnoreAllBounds):
     """‖m‖ > B: completes |B² − ‖m‖²| instead (the closest it can get) and sends h as
     computed, skipping the consistency check ct(h_r) = 0 and every bound too."""
 
-    def completion(self, B, norm2_m, n):
-        a = np.zeros(n, dtype=np.int64)
+    def completion(self, B, norm2_m, d):
+        a = np.zeros(d, dtype=np.int64)
         a[:4] = four_squares(abs(B * B - norm2_m))
         return a
 
@@ -126,9 +138,10 @@ def test_unsampled_noise_is_rejected(keys_n64, block):
     ±2^30 (a client that wants its update to drown the others): refused by `prove`,
     rejected by the verifier's JL bound when the cheater proves it anyway."""
     _, pk = keys_n64
-    wide = np.random.default_rng(6).integers(-(1 << 30), (1 << 30) + 1, size=(2, pk.params.n))
 
     def corrupt(rand):
+        shape = getattr(rand, block).shape  # e1 per chunk (k, N), e2 per group (g, N)
+        wide = np.random.default_rng(6).integers(-(1 << 30), (1 << 30) + 1, size=shape)
         parts = {"u": rand.u, "e1": rand.e1, "e2": rand.e2, block: wide}
         return EncryptionRandomness(**parts)
 
@@ -147,8 +160,8 @@ def test_non_ternary_u_is_rejected(keys_n64):
 class SkipFourSquare(TwinProver):
     """‖m‖ < B but no completion: a = 0, h sent as computed."""
 
-    def completion(self, B, norm2_m, n):
-        return np.zeros(n, dtype=np.int64)
+    def completion(self, B, norm2_m, d):
+        return np.zeros(d, dtype=np.int64)
 
     def finish_h(self, h):
         return h
@@ -157,8 +170,8 @@ class SkipFourSquare(TwinProver):
 class OffByOneFourSquare(SkipFourSquare):
     """A completion of B² − ‖m‖² − 1 (a bug, or a cheater rounding its way to B)."""
 
-    def completion(self, B, norm2_m, n):
-        a = np.zeros(n, dtype=np.int64)
+    def completion(self, B, norm2_m, d):
+        a = np.zeros(d, dtype=np.int64)
         a[:4] = four_squares(B * B - norm2_m - 1)
         return a
 
@@ -216,37 +229,44 @@ def test_skipped_rejection_on_true_statement_still_verifies(keys_n64):
     assert all(np.linalg.norm(proof.z[b]) <= bnds.z_norm_bound[b] for b in proof.z)
 
 
-# -- the proof of work on the challenge query (grinding) -----------------------------------
+# -- many first messages (what grinding used to price; v3 has one repetition, no nonce) -----
 
-class SkipGrinding(TwinProver):
-    """Absorbs a nonce that fails the proof of work (the first such one) instead of
-    searching for one that passes; everything after it is derived consistently."""
+class ManyFirstMessages(SkipNormCheck):
+    """‖m‖ > B with the constant terms of h zeroed (so ct(h_r) = 0 passes), then a fresh
+    Σ first message per try: each new mask set gives a new challenge, and the cheater
+    keeps every well-formed proof, hoping that one lands where its false h verifies."""
 
-    def grind(self, T3, zk) -> int:
-        nonce = next(n for n in range(1 << 16)
-                     if not T3.copy().accept_grinding(b"grinding", n, zk.grinding_bits))
-        assert not T3.accept_grinding(b"grinding", nonce, zk.grinding_bits)
-        return nonce
+    tries = 64
+
+    def __init__(self, rng):
+        super().__init__(rng)
+        self.proofs = []
+
+    def finish_h(self, h):
+        h = h.copy()
+        h[:, :, 0] = 0
+        return h
+
+    def emit(self, proof):
+        self.proofs.append(proof)
+        return proof if len(self.proofs) == self.tries else None
 
 
-def test_skipped_grinding_is_rejected(keys_n64, monkeypatch):
-    """A true statement, but without the work the parameter set's soundness counts on:
-    rejected, and accepted once the verifier's proof-of-work check is removed."""
+def test_many_first_messages_for_a_false_statement_are_all_rejected(keys_n64):
+    """v3 drops the proof of work: one repetition over a challenge space with invertible
+    differences (2^132 for DEFAULT, still 2^46 for this INSECURE set) is sound on its
+    own, so retrying the first message must not help. 64 fresh masks for ‖m‖ = B + 1:
+    64 distinct challenges, and every proof passes all the cheap checks ("proof_invalid"
+    comes last) and fails only the challenge recomputation."""
     _, pk = keys_n64
-    assert zk_params_for(pk.params).grinding_bits > 0
-    m = _m(pk, B * B - 7, 12)
-    st, rand = statement_for(pk, m, B, rng=_rng("grind-enc"))
-    proof = SkipGrinding(_rng("grind")).prove(st, m, rand)
-    v = verify(st, proof)
-    assert not v and v.reason == "proof_invalid", v
-
-    from zkflpq.zk.transcript import Transcript
-
-    real = Transcript.accept_grinding
-
-    def any_nonce(self, label, nonce, bits):
-        real(self, label, nonce, bits)  # absorb exactly as before, ignore the verdict
-        return True
-
-    monkeypatch.setattr(Transcript, "accept_grinding", any_nonce)
-    assert verify(st, proof)
+    m = _m(pk, (B + 1) ** 2, 12)
+    st, rand = statement_for(pk, m, B, rng=_rng("tries-enc"))
+    with pytest.raises(NormBoundExceeded):
+        prove(st, m, rand)
+    cheat = ManyFirstMessages(_rng("tries"))
+    cheat.prove(st, m, rand)
+    assert len(cheat.proofs) == ManyFirstMessages.tries
+    assert len({p.c.encode() for p in cheat.proofs}) == ManyFirstMessages.tries
+    assert all(not p.h[:, :, 0].any() for p in cheat.proofs)
+    verdicts = [verify(st, p) for p in cheat.proofs]
+    assert [v.reason for v in verdicts] == ["proof_invalid"] * ManyFirstMessages.tries

@@ -3,6 +3,7 @@ challenge bytes, and `verify` on arbitrary bytes never raising."""
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -20,23 +21,28 @@ from zkflpq.zk import (
     verify,
     zk_params_for,
 )
-from zkflpq.zk.proof import _HEADER, PROOF_MAGIC, PROOF_VERSION, _challenge_size, _poly_count
+from zkflpq.zk.challenge import Challenge
+from zkflpq.zk.proof import (
+    _HEADER,
+    BLOCKS,
+    PROOF_MAGIC,
+    PROOF_VERSION,
+    _challenge_size,
+    _poly_count,
+    max_proof_size,
+)
 
 REASONS = {"malformed", "statement_mismatch", "challenge_invalid", "relation_nonzero",
            "jl_too_large", "response_too_large", "proof_invalid"}
 
 
-def rice_layout(case) -> bool:
-    """Whether the z blocks are Rice-coded with u32 length prefixes (else fixed-width)."""
-    return not hasattr(zk_params_for(case.params).bounds(case.proof.k, case.proof.bound),
-                       "z_width")
-
-
 def sections(case) -> dict[str, tuple[int, int]]:
-    """Byte ranges [start, end) of every section of the encoding (either z layout)."""
+    """Byte ranges [start, end) of every section of the v3 encoding: the subring
+    polynomials (degree d_p) per prime, ONE challenge, the JL responses, and the
+    length-prefixed Rice-coded z blocks."""
     zk = zk_params_for(case.params)
     bnds = zk.bounds(case.statement.k, case.statement.bound)
-    n, P = zk.n, _poly_count(zk)
+    P = _poly_count(zk)
     out, off = {}, 0
 
     def add(name, size):
@@ -46,18 +52,13 @@ def sections(case) -> dict[str, tuple[int, int]]:
 
     add("header", _HEADER.size)
     for i, p in enumerate(zk.bfv.primes):
-        add(f"residues{i}", packed_size(P * n, p.bit_length()))
+        add(f"residues{i}", packed_size(P * zk.d, p.bit_length()))
     add("c", _challenge_size(zk))
-    add("nonce", 8)
     add("z_jm", packed_size(256, bnds.jl_width["m"]))
     add("z_je", packed_size(256, bnds.jl_width["e"]))
     for b in Z_BLOCKS:
-        count = zk.ell * n if b == "r" else case.statement.k * n
-        if rice_layout(case):
-            add(f"len_{b}", 4)
-            add(f"z_{b}", struct.unpack_from("<I", case.data, off - 4)[0])
-        else:
-            add(f"z_{b}", packed_size(count, bnds.z_width[b]))
+        add(f"len_{b}", 4)
+        add(f"z_{b}", struct.unpack_from("<I", case.data, off - 4)[0])
     assert off == len(case.data)
     return out
 
@@ -69,7 +70,7 @@ def assert_same_proof(a, b):
             assert set(a.z) == set(b.z) == set(Z_BLOCKS)
             for blk in Z_BLOCKS:
                 assert np.array_equal(a.z[blk], b.z[blk]) and a.z[blk].shape == b.z[blk].shape
-        elif f in ("c", "nonce"):
+        elif f == "c":
             assert getattr(a, f) == getattr(b, f), f
         else:
             x, y = getattr(a, f), getattr(b, f)
@@ -84,12 +85,9 @@ def test_round_trip_all_fields(cases, name):
     assert decoded.to_bytes() == case.data
     zk = zk_params_for(case.params)
     bnds = zk.bounds(case.proof.k, case.proof.bound)
-    if rice_layout(case):  # variable length: within the decoder's limits, near the estimate
-        from zkflpq.zk.proof import max_proof_size
-        assert len(case.data) <= max_proof_size(zk, bnds)
-        assert abs(len(case.data) - proof_size(zk, bnds)) < 0.02 * len(case.data)
-    else:
-        assert len(case.data) == proof_size(zk, bnds)
+    # variable length: within the decoder's limits, near the estimate
+    assert len(case.data) <= max_proof_size(zk, bnds)
+    assert abs(len(case.data) - proof_size(zk, bnds)) < 0.02 * len(case.data)
     assert decode_proof(bytearray(case.data), case.statement).to_bytes() == case.data
     assert decode_proof(memoryview(case.data), case.statement).to_bytes() == case.data
     assert verify(case.statement, case.data)
@@ -113,7 +111,8 @@ def _bad_encodings(case):
     yield "wrong-magic", _header(case, magic=b"ZKNQ")
     yield "magic-case", _header(case, magic=PROOF_MAGIC.lower())
     yield "wrong-version-0", _header(case, version=0)
-    yield "wrong-version-2", _header(case, version=PROOF_VERSION + 1)
+    yield "old-version-2", _header(case, version=2)  # v2 (four repetitions, nonce)
+    yield "next-version", _header(case, version=PROOF_VERSION + 1)
     yield "wrong-param-id", _header(case, pid=bytes(16))
     yield "other-param-set", _header(case, pid=zk_params_for(
         __import__("zkflpq.bfv", fromlist=["INSECURE_N256"]).INSECURE_N256).bfv.id_bytes)
@@ -137,9 +136,9 @@ def test_decode_rejects_bad_encodings(n64, which):
 def test_decode_rejects_statement_with_other_k_or_bound(n64):
     st = n64.statement
     other_b = NormStatement(st.params, st.public_key, st.ciphertexts, st.bound + 1, st.context)
-    other_k = NormStatement(st.params, st.public_key,
-                            type(st.ciphertexts)(st.params, st.ciphertexts.data[:-1]),
-                            st.bound, st.context)
+    ct = st.ciphertexts
+    fewer = type(ct)(st.params, ct.c0[:-1], ct.c1[: st.params.groups(len(ct) - 1)])
+    other_k = NormStatement(st.params, st.public_key, fewer, st.bound, st.context)
     for s in (other_b, other_k):
         with pytest.raises(ProofDecodeError):
             decode_proof(n64.data, s)
@@ -163,10 +162,8 @@ def test_decode_rejects_residue_out_of_range(n64):
 
 def test_decode_rejects_nonzero_padding_bits(n64):
     """A section whose bit length is not a multiple of 8 ends in padding that must be 0
-    (Rice-coded z blocks; the fixed-width sections all have N·width bits, a multiple of 8,
-    and the challenge's sign padding is tested with the challenge)."""
-    if not rice_layout(n64):
-        pytest.skip("fixed-width z layout: no padding bits outside the challenge")
+    (Rice-coded z blocks; the fixed-width sections all have d_p·width bits, a multiple of
+    8, and the challenge's sign padding is tested with the challenge)."""
     secs = sections(n64)
     bnds = zk_params_for(n64.params).bounds(n64.statement.k, n64.statement.bound)
     tested = 0
@@ -188,8 +185,6 @@ def test_decode_rejects_nonzero_padding_bits(n64):
 
 
 def test_rice_length_prefix_must_be_exact(n64):
-    if not rice_layout(n64):
-        pytest.skip("fixed-width z layout")
     start, end = sections(n64)["len_m"]
     length = struct.unpack_from("<I", n64.data, start)[0]
     zstart, zend = sections(n64)["z_m"]
@@ -209,7 +204,8 @@ def _challenge_bytes(case, pairs, signs_bits: int | None = None) -> bytes:
     zk = zk_params_for(case.params)
     w = zk.challenge_weight
     start, _ = sections(case)["c"]
-    end = start + 2 * w + (w + 7) // 8  # the first repetition's challenge
+    end = start + 2 * w + (w + 7) // 8
+    assert end == sections(case)["c"][1]  # the one and only challenge
     idx = b"".join(int(i).to_bytes(2, "little") for i in pairs)
     tail = case.data[start + 2 * w: end] if signs_bits is None else \
         signs_bits.to_bytes((w + 7) // 8, "little")
@@ -220,8 +216,8 @@ def _challenge_bytes(case, pairs, signs_bits: int | None = None) -> bytes:
 def test_noncanonical_challenge_bytes_are_malformed(cases, name):
     case = cases(name)
     zk = zk_params_for(case.params)
-    n, w = zk.n, zk.challenge_weight
-    pairs = list(case.proof.c[0].pairs)
+    n, w = zk.d, zk.challenge_weight  # c lives in the subring R_d
+    pairs = list(case.proof.c.pairs)
     bad = {
         "unsorted": [pairs[1], pairs[0], *pairs[2:]],
         "duplicate": [pairs[0], pairs[0], *pairs[2:]],
@@ -236,7 +232,7 @@ def test_noncanonical_challenge_bytes_are_malformed(cases, name):
             decode_proof(data, case.statement)
         assert verify(case.statement, data).reason == "malformed", label
     if w % 8:
-        signs = sum(1 << i for i, s in enumerate(case.proof.c[0].signs) if s < 0)
+        signs = sum(1 << i for i, s in enumerate(case.proof.c.signs) if s < 0)
         data = _challenge_bytes(case, pairs, signs | (1 << w))  # a padding bit
         assert verify(case.statement, data).reason == "malformed"
         assert verify(case.statement, _challenge_bytes(case, pairs, signs))  # control
@@ -276,3 +272,34 @@ def test_verify_mutated_encoding_never_raises(n64, data):
 def test_header_layout_is_documented():
     assert _HEADER.size == 4 + 1 + 16 + 4 + 8
     assert struct.calcsize("<4sB16sIQ") == _HEADER.size
+
+
+@pytest.mark.parametrize("name", ["n64", "n256", "default"])
+def test_proof_has_exactly_one_sigma_repetition(cases, name):
+    """v3 is one Σ-repetition without grinding: a single challenge in the subring R_d, one
+    response per witness block of the documented shape, subring commitments, no nonce
+    field and no second challenge in the encoding."""
+    case = cases(name)
+    p, zk = case.proof, zk_params_for(case.params)
+    bnds = zk.bounds(p.k, p.bound)
+    k, g, n, d, L = p.k, bnds.groups, zk.n, zk.d, len(zk.bfv.primes)
+    assert g == case.statement.ciphertexts.groups == -(-k // case.params.components)
+    assert [f.name for f in dataclasses.fields(p)] == [
+        "params", "k", "bound", "t0", "t_msg", "t_G1", "h", "z_jm", "z_je", "c", "z"]
+    assert isinstance(p.c, Challenge) and p.c.n == d == zk.subring_degree
+    assert len(p.c.pairs) == len(p.c.signs) == zk.challenge_weight
+    assert p.c.dense().shape == (d,)
+    assert zk.views == n // d and (name != "n256" or zk.views == 4)
+    assert not any(hasattr(zk, a) for a in ("reps", "repetitions", "grinding_bits"))
+    assert list(p.z) == list(BLOCKS) == ["m", "e1", "u", "e2", "r"]
+    shapes = {"m": (k, n), "e1": (k, n), "u": (g, n), "e2": (g, n), "r": (zk.ell, d)}
+    assert {b: p.z[b].shape for b in BLOCKS} == shapes
+    assert p.t0.shape == (zk.kappa, L, d)
+    assert p.t_msg.shape == (zk.jl_polys + 1 + zk.rho, L, d)
+    assert p.t_G1.shape == p.h.shape == (zk.rho, L, d)
+    assert p.z_jm.shape == p.z_je.shape == (256,)
+    # The encoding holds exactly one challenge: its sections tile the bytes (sections()
+    # asserts that) with one challenge-sized section.
+    secs = sections(case)
+    assert secs["c"][1] - secs["c"][0] == _challenge_size(zk)
+    assert Challenge.decode(case.data[slice(*secs["c"])], d, zk.challenge_weight) == p.c

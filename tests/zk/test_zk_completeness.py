@@ -1,6 +1,6 @@
 """Completeness (spec §9.8): honest proofs verify at ‖m‖ = B, B − 1 and well below, for d
-not a multiple of N and k > 1, on every parameter set; and the prover refuses exactly
-the updates it must refuse."""
+not a multiple of N, k > 1 and several (full and partial) ciphertext groups, on every
+parameter set; and the prover refuses exactly the updates it must refuse."""
 
 from __future__ import annotations
 
@@ -75,12 +75,27 @@ def test_completeness_n256_two_chunks(keys_n256, which):
     _prove_and_check(pk, m, B, which.encode())
 
 
-def test_completeness_default_norm_exactly_b(keys_default):
-    """Real parameter set, d = 4100 (k = 2, d not a multiple of N), ‖m‖ = B exactly."""
+@pytest.mark.parametrize("which", ["B", "B-1"])
+def test_completeness_default_one_chunk(keys_default, which):
+    """Real parameter set, d = 4000 (k = 1, d not a multiple of N), ‖m‖ = B and B − 1."""
     _, pk = keys_default
     B = 1 << 24
-    m = chunked(pk.params, vector_with_norm(np.random.default_rng(9), 4100, B * B))
-    _prove_and_check(pk, m, B, b"default")
+    target = B * B if which == "B" else (B - 1) ** 2
+    m = chunked(pk.params, vector_with_norm(np.random.default_rng(9), 4000, target))
+    assert m.shape == (1, pk.params.n)
+    _prove_and_check(pk, m, B, b"default-" + which.encode())
+
+
+@pytest.mark.parametrize("keys,d,k,groups", [("keys_n64", 400, 7, 3), ("keys_n256", 1100, 5, 2)])
+@pytest.mark.parametrize("which", ["B", "B-1"])
+def test_completeness_several_groups(request, keys, d, k, groups, which):
+    """k chunks in ⌈k/L'⌉ groups, the last one partial: (u, e2) per group, e1 per chunk."""
+    _, pk = request.getfixturevalue(keys)
+    B = 30000
+    target = B * B if which == "B" else (B - 1) ** 2
+    m = chunked(pk.params, vector_with_norm(np.random.default_rng(d), d, target, spread=100))
+    assert m.shape[0] == k and pk.params.groups(k) == groups and k % pk.params.components
+    _prove_and_check(pk, m, B, b"groups-%d-%s" % (d, which.encode()))
 
 
 def test_completeness_tiny_bounds(keys_n64):
@@ -119,6 +134,30 @@ def test_prover_refuses_b_plus_1_at_every_scale(keys_n64):
         # while B + 1 works
         st_ok = NormStatement(pk.params, pk, st_.ciphertexts, B + 1, st_.context)
         assert verify(st_ok, prove(st_ok, m, rand))
+
+
+def test_prover_refuses_norms_whose_int64_square_wraps(keys_n64):
+    """‖m‖² beyond 2^63: np.dot(m, m) would wrap (to a negative number, or for four
+    coefficients 2^31 to exactly 0), and a wrapped value ≤ B² must not let the prover
+    start: it refuses with NormBoundExceeded, never reaching ProvingFailed."""
+    _, pk = keys_n64
+    n = pk.params.n
+    top = _largest_bound(pk, 1)
+    # A bound just above 2^31 (‖m‖_∞ ≤ t/2) is beyond the no-wrap limit of q ≈ 2^81:
+    # such a statement cannot be built at all, so the largest sound B stands in for it.
+    m = np.zeros((1, n), dtype=np.int64)
+    m[0, :3] = (1 << 31) - 1
+    st_, rand = statement_for(pk, m, top)
+    with pytest.raises(ValueError, match="no-wrap"):
+        NormStatement(pk.params, pk, st_.ciphertexts, (1 << 31) + 1, st_.context)
+    wrapped = np.zeros((1, n), dtype=np.int64)
+    wrapped[0, :4] = 1 << 31  # t/2, the largest plaintext coefficient
+    wrapped[0, 4] = -3  # naive ‖m‖² = 4·2^62 + 9 ≡ 9 (mod 2^64)
+    assert int(np.dot(wrapped[0], wrapped[0])) == 9
+    for vec, B in ((m, top), (m, 1 << 20), (wrapped, 3), (wrapped, top)):
+        s, r = statement_for(pk, vec, B)
+        with pytest.raises(NormBoundExceeded):
+            prove(s, vec, r)
 
 
 def test_encrypt_and_prove_float_updates_at_the_clip_norm(keys_n64, keys_n256):

@@ -12,13 +12,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkflpq.zk.api as api
+import zkflpq.zk.protocol as protocol
 from zkflpq.bfv import DEFAULT, INSECURE_N64, INSECURE_N256
 from zkflpq.ring import Csprng, sigma_int
-from zkflpq.zk import NormBoundExceeded, encrypt_and_prove, proof_context, verify, zk_params_for
+from zkflpq.ring.poly import mul_sparse_ternary_int
+from zkflpq.zk import (
+    NormBoundExceeded,
+    ProofBounds,
+    ZkParams,
+    encrypt_and_prove,
+    proof_context,
+    verify,
+    zk_params_for,
+)
 from zkflpq.zk.challenge import (
     Challenge,
     challenge_space_bits,
     challenge_weight,
+    operator_norm,
     sample_challenge,
 )
 from zkflpq.zk.foursquare import four_squares, two_squares_prime
@@ -96,49 +107,14 @@ def test_transcript_array_absorbs_are_the_documented_byte_frames():
             assert fast.squeeze(b"x", 32) == framed.squeeze(b"x", 32)
 
 
-@pytest.mark.parametrize("bits", [0, 1, 4, 9])
-def test_grind_finds_the_first_nonce_accept_grinding_takes(bits):
-    """Naive twin: try accept_grinding on copies for nonce = 0, 1, 2, … The fast search
-    must return the same nonce and leave the transcript in the same state."""
-    t = Transcript(b"grind-test")
-    t.absorb(b"x", b"statement")
-    naive = t.copy()
-    first = next(n for n in range(1 << 16)
-                 if naive.copy().accept_grinding(b"grinding", n, bits))
-    assert naive.accept_grinding(b"grinding", first, bits)
-    fast = t.copy()
-    assert fast.grind(b"grinding", bits) == first
-    assert fast.squeeze(b"after", 32) == naive.squeeze(b"after", 32)
-    if bits == 0:
-        assert first == 0
-
-
-def test_grinding_costs_about_2_to_the_bits_and_binds_the_transcript():
-    nonces = []
-    for i in range(64):
-        t = Transcript(b"grind-cost")
-        t.absorb(b"i", i.to_bytes(4, "little"))
-        nonces.append(t.grind(b"grinding", 6))
-    # geometric with mean 2^6: the sample mean of 64 draws lies in (16, 256) except w.p. < 1e-6
-    assert 16 < np.mean(nonces) + 1 < 256
-    t = Transcript(b"grind-cost")
-    t.absorb(b"i", (0).to_bytes(4, "little"))
-    other = Transcript(b"grind-cost")
-    other.absorb(b"i", (1).to_bytes(4, "little"))
-    n0 = t.copy().grind(b"grinding", 12)
-    assert t.accept_grinding(b"grinding", n0, 12)
-    # the same nonce is worthless for another transcript (fixed inputs: deterministic)
-    assert not other.copy().accept_grinding(b"grinding", n0, 12)
-    with pytest.raises(ValueError):
-        Transcript(b"x").accept_grinding(b"grinding", 1 << 64, 4)
-
-
 # -- challenges ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("params", [INSECURE_N64, INSECURE_N256, DEFAULT], ids=lambda p: p.name)
 def test_sample_challenge_sigma_invariant_weight_deterministic(params):
-    n = params.n
-    w = zk_params_for(params).challenge_weight
+    zk = zk_params_for(params)
+    n = zk.d  # challenges live in the subring R_d (d = 64, 64, 1024)
+    assert n == (64 if params.insecure else 1024)
+    w = zk.challenge_weight
     seen = set()
     for i in range(20):
         seed = hashlib.sha256(b"seed%d" % i).digest()
@@ -151,25 +127,52 @@ def test_sample_challenge_sigma_invariant_weight_deterministic(params):
         assert set(np.unique(dense)) <= {-1, 0, 1}
         assert len(c.pairs) == w and all(1 <= i < n // 2 for i in c.pairs)
         assert Challenge.decode(c.encode(), n, w) == c
+        assert operator_norm(dense) <= zk.eta  # in C'
         seen.add(c.encode())
     assert len(seen) == 20
 
 
+@given(st.integers(0, 2 ** 32), st.sampled_from([INSECURE_N64, INSECURE_N256, DEFAULT]))
+@settings(max_examples=20)
+def test_subring_challenge_acts_on_every_view(seed, params):
+    """c ∈ R_d embedded in R_N as c(X^{N/d}) multiplies each of the N/d subring views of
+    a chunk separately (_views is a permutation of coefficients, so norms are kept), the
+    embedding is σ-invariant in R_N, and ‖c·w‖ ≤ η·‖w‖ holds in R_N too."""
+    zk = zk_params_for(params)
+    rng = np.random.default_rng(seed)
+    c = sample_challenge(rng.bytes(32), zk.d, zk.challenge_weight)
+    w = rng.integers(-1000, 1001, size=(2, zk.n), dtype=np.int64)
+    pos_n, sgn = protocol._embedded(zk, c)
+    cw = mul_sparse_ternary_int(w, pos_n, sgn)
+    views = protocol._views(zk, w)
+    assert views.shape == (2 * zk.views, zk.d)
+    assert sorted(views.ravel()) == sorted(w.ravel())
+    assert np.array_equal(protocol._views(zk, cw),
+                          mul_sparse_ternary_int(views, c.positions, c.coefficients))
+    dense_n = np.zeros(zk.n, dtype=np.int64)
+    dense_n[pos_n] = sgn
+    assert np.array_equal(sigma_int(dense_n), dense_n)
+    assert np.linalg.norm(cw) <= zk.eta * np.linalg.norm(w) * (1 + 1e-12)
+
+
 def test_challenge_signs_are_balanced():
-    n, w = DEFAULT.n, zk_params_for(DEFAULT).challenge_weight
+    n, w = zk_params_for(DEFAULT).d, zk_params_for(DEFAULT).challenge_weight
     signs = [s for i in range(200) for s in sample_challenge(bytes([i]) * 32, n, w).signs]
     frac = signs.count(-1) / len(signs)
     assert abs(frac - 0.5) < 0.1
 
 
 def test_challenge_space_default_at_least_2_128():
-    w = challenge_weight(4096)
-    assert challenge_space_bits(4096, w) >= 128
-    assert challenge_space_bits(4096, w - 1) < 128  # smallest such weight
-    assert zk_params_for(DEFAULT).challenge_weight == w
-    assert zk_params_for(DEFAULT).challenge_bits >= 128
-    # exact count binom(N/2 − 1, w)·2^w
-    assert math.comb(2047, w) * 2 ** w >= 2 ** 128
+    """In the subring of degree d = 1024 (one repetition: |C| itself must be ≥ 2^128)."""
+    zk = zk_params_for(DEFAULT)
+    assert zk.d == 1024
+    w = challenge_weight(1024)
+    assert challenge_space_bits(1024, w) >= 128
+    assert challenge_space_bits(1024, w - 1) < 128  # smallest such weight
+    assert zk.challenge_weight == w
+    assert zk.challenge_bits >= 128
+    # exact count binom(d/2 − 1, w)·2^w
+    assert math.comb(511, w) * 2 ** w >= 2 ** 128
 
 
 @pytest.mark.parametrize("bad", [
@@ -314,7 +317,6 @@ def test_bounds_refuse_mask_widths_beyond_the_response_encoding():
     """The Rice code carries at most RICE_MAX_LOW low bits: a parameter choice whose mask
     widths would need more is refused when the bounds are built, not at encoding time."""
     from zkflpq.ring.packing import RICE_MAX_LOW
-    from zkflpq.zk.params import ZkParams
 
     ok = ZkParams(DEFAULT).bounds(1, 81920)
     assert max(ok.z_low_bits.values()) <= RICE_MAX_LOW
@@ -332,3 +334,58 @@ def test_refused_residues_leave_the_transcript_untouched():
     with pytest.raises(ValueError):
         t.absorb_residues(b"W", -good)
     assert t.squeeze(b"x", 32) == ref.squeeze(b"x", 32)
+
+
+# -- exact ‖v‖² -------------------------------------------------------------------------------
+
+_LIMIT = (1 << 34) - 1
+_entries = st.one_of(st.integers(-_LIMIT, _LIMIT), st.sampled_from([_LIMIT, -_LIMIT, 0, 1, -1,
+                                                                    (1 << 31) - 1, 1 << 31]))
+
+
+@given(st.lists(_entries, max_size=300), st.sampled_from([1, 2, 3]))
+@settings(max_examples=100)
+def test_exact_norm2_matches_python_integers(values, rows):
+    """‖v‖² exactly for |v| < 2^34 — also where np.dot(v, v) wraps around 2^63."""
+    v = np.array(values + [0] * (-len(values) % rows), dtype=np.int64).reshape(rows, -1)
+    want = sum(x * x for x in values)
+    assert protocol.exact_norm2(v) == want
+    assert protocol.exact_norm2(v.T) == want  # any layout
+    if v.size:
+        big = v.copy()
+        big.flat[len(values) // 2] = (1 << 34) * (1 if len(values) % 2 else -1)
+        assert protocol.exact_norm2(big) is None  # |v| ≥ 2^34: not representable
+
+
+def test_exact_norm2_where_int64_wraps():
+    v = np.array([_LIMIT] * 1000 + [-_LIMIT] * 1000, dtype=np.int64)
+    assert protocol.exact_norm2(v) == 2000 * _LIMIT ** 2  # ≈ 2^78.9
+    m = np.array([1 << 31] * 4 + [3], dtype=np.int64)
+    assert int(np.dot(m, m)) == 9  # the naive sum wraps to a small value
+    assert protocol.exact_norm2(m) == 4 * 2 ** 62 + 9
+    assert protocol.exact_norm2(np.zeros(0, dtype=np.int64)) == 0
+
+
+# -- auxiliary primes of the exact products --------------------------------------------------
+
+@pytest.mark.parametrize("params", [INSECURE_N64, DEFAULT], ids=lambda p: p.name)
+def test_too_few_auxiliary_primes_are_refused(params):
+    """ZkParams(aux_counts=...) with fewer auxiliary primes than the product bounds need:
+    ProofBounds refuses (a product could wrap modulo the auxiliary modulus and make an
+    honest proof fail, or a wrong one pass)."""
+    kw = dict(subring_degree=64, mlwe_rank=2) if params.insecure else {}
+    k, B = 1, 1 << 20
+    with pytest.raises(ValueError, match="auxiliary primes"):
+        ProofBounds(ZkParams(params, **kw, aux_counts=(1, 1, 1)), k, B)
+    with pytest.raises(ValueError, match="auxiliary primes"):
+        ZkParams(params, **kw, aux_counts=(1, 1, 1)).bounds(k, B)
+    auto = ZkParams(params, **kw).bounds(k, B)
+    need = tuple(len(e.aux_primes) for e in auto.engines)
+    for engine, bound in zip(auto.engines, auto.product_bounds, strict=True):
+        assert engine.capacity > bound
+    exact = ZkParams(params, **kw, aux_counts=need).bounds(k, B)  # the fewest: accepted
+    assert [e.aux_primes for e in exact.engines] == [e.aux_primes for e in auto.engines]
+    for i in range(3):  # one fewer in any engine: refused
+        fewer = tuple(c - (j == i) for j, c in enumerate(need))
+        with pytest.raises(ValueError, match="auxiliary primes"):
+            ZkParams(params, **kw, aux_counts=fewer).bounds(k, B)

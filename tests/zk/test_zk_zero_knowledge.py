@@ -1,7 +1,8 @@
 """Spec §9 item 7: the distributions of z and z_j* do not depend on the witness.
 
 Two witnesses with the same norm B — all of m in one coefficient, and m spread over
-the whole chunk — each proven many times with fresh encryptions (INSECURE_N64). After
+the whole chunk — each proven many times with fresh encryptions (INSECURE_N64, k = 1
+chunk in one group; proof v3: one Σ-repetition, so one response per block). After
 rejection sampling every response coefficient is an independent draw from the
 centred discrete Gaussian of its block's public width σ_b, whatever the witness, so
 for each block the σ-normalised coefficients of the two witnesses must
@@ -86,7 +87,8 @@ def test_responses_do_not_depend_on_the_witness(keys_n64):
     a = _normalised_responses(pk, w["concentrated"], b"zk-A", PROOFS)
     b = _normalised_responses(pk, w["spread"], b"zk-B", PROOFS)
     assert set(a) == {"u", "e1", "e2", "m", "r", "jm", "je"}
-    assert min(x.size for x in a.values()) >= PROOFS * 2 * pk.params.n  # R = 2, k = 1
+    # one Σ-repetition, k = g = 1: m, e1, u, e2 have N coefficients per proof, r has ℓ·d
+    assert min(x.size for x in a.values()) == PROOFS * pk.params.n
     assert _dependence(a, b) == []
 
 

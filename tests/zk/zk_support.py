@@ -1,10 +1,13 @@
 """Test support for zkflpq.zk: statement builders and a hookable twin of the prover.
 
-`TwinProver` is a line-by-line copy of `zkflpq.zk.protocol._prove_checked` in which
-every step a malicious prover might skip or alter is a method. With no override it
-makes exactly the same CSPRNG calls in the same order as the real prover, so with
-the same seeded Csprng it produces a bit-identical proof
-(test_malicious_prover.test_twin_is_bit_identical_to_prover keeps it honest).
+`TwinProver` is a line-by-line copy of `zkflpq.zk.protocol._prove_checked` (proof v3:
+one Σ-repetition, no grinding) in which every step a malicious prover might skip or
+alter is a method; the arithmetic itself is protocol's own private helpers (_Relation,
+_quadratic, _first_message, _shifts, ...), so the twin cannot drift from the prover in
+anything but its hooks. With no override it makes exactly the same CSPRNG calls in the
+same order as the real prover, so with the same seeded Csprng it produces a
+bit-identical proof (test_malicious_prover.test_twin_is_bit_identical_to_prover keeps
+it honest).
 Subclasses in test_malicious_prover.py and test_zk_soundness.py skip the prover's own
 checks one at a time; IgnoreAllBounds, shared by both, skips every bound.
 """
@@ -15,18 +18,18 @@ import numpy as np
 
 import zkflpq.zk.protocol as protocol
 from zkflpq.bfv import EncryptionRandomness, encrypt_deterministic, encrypt_with_randomness
-from zkflpq.bfv.scheme import ring_of
-from zkflpq.ring import Csprng, discrete_gaussian, sigma_int, ternary, uniform_mod
-from zkflpq.ring.poly import mul_sparse_ternary_int
+from zkflpq.bfv.scheme import Ciphertexts, ring_of
+from zkflpq.ring import Csprng, discrete_gaussian, ternary, uniform_mod
+from zkflpq.ring.exact import exact_products
 from zkflpq.zk import NormProof, NormStatement, zk_params_for
-from zkflpq.zk.bdlop import commitment_key
 from zkflpq.zk.challenge import Challenge
 from zkflpq.zk.foursquare import four_squares
 from zkflpq.zk.jl import JL_ROWS, jl_matrix_dense
+from zkflpq.zk.proof import BLOCKS
 
 CTX = b"zk-tests|aggregator-0|round-1|client-7"
-FIELDS = ("t0", "t_msg", "t_G1", "h", "z_jm", "z_je", "c", "z", "nonce")
-Z_BLOCKS = ("u", "e1", "e2", "m", "r")
+FIELDS = ("t0", "t_msg", "t_G1", "h", "z_jm", "z_je", "c", "z")
+Z_BLOCKS = BLOCKS  # response blocks, in encoding order
 
 
 def norm2(m: np.ndarray) -> int:
@@ -72,6 +75,30 @@ def statement_deterministic(pk, m: np.ndarray, rand: EncryptionRandomness, bound
     return NormStatement(pk.params, pk, encrypt_deterministic(pk, m, rand), bound, ctx)
 
 
+def encrypt_exact(pk, m: np.ndarray, rand: EncryptionRandomness) -> Ciphertexts:
+    """Enc(m; u, e1, e2) for randomness of any size. encrypt_deterministic's products are
+    exact only for ternary u (capacity ≈ 32·N·q/2): a cheater's u·2^20 would silently
+    give ciphertexts of some other randomness. Here the engine is sized for max |u|."""
+    params = pk.params
+    R = ring_of(params)
+    m, u, e1, e2 = (np.asarray(x, dtype=np.int64) for x in (m, rand.u, rand.e1, rand.e2))
+    ep = exact_products(params.n, params.n * (params.q // 2 + 1) * max(1, int(np.abs(u).max())))
+    u_hat = ep.from_int(u)
+    a_hat, b_hat = ep.from_residues(pk.a, R.basis), ep.from_residues(pk.b, R.basis)
+    comp = np.arange(len(m)) % params.components
+    grp = np.arange(len(m)) // params.components
+    bu = ep.to_residues(ep.mul(b_hat[comp], u_hat[grp]), R.basis)
+    au = ep.to_residues(ep.mul(a_hat[None], u_hat), R.basis)
+    c0 = R.add(R.add(bu, R.from_int(e1)), R.scalar_mul(R.from_int(m), params.delta))
+    return Ciphertexts(params, c0, R.add(au, R.from_int(e2)))
+
+
+def statement_exact(pk, m: np.ndarray, rand: EncryptionRandomness, bound: int,
+                    ctx: bytes = CTX) -> NormStatement:
+    """statement_deterministic for randomness far outside the scheme's (encrypt_exact)."""
+    return NormStatement(pk.params, pk, encrypt_exact(pk, m, rand), bound, ctx)
+
+
 def replace(proof: NormProof, **changes) -> NormProof:
     """A copy of `proof` with some fields replaced (arrays copied, never shared)."""
     fields = {f: getattr(proof, f) for f in ("params", "k", "bound", *FIELDS)}
@@ -82,10 +109,8 @@ def replace(proof: NormProof, **changes) -> NormProof:
 
 
 def z_encodable(bnds, block: str, z: np.ndarray) -> bool:
-    """Whether the codec can encode response block z (fixed-width or Rice-coded layout)."""
-    if hasattr(bnds, "z_fits"):
-        return bnds.z_fits(block, z)
-    return protocol._fits(z, bnds.z_width[block])
+    """Whether the codec can encode response block z (Rice-coded layout)."""
+    return bnds.z_fits(block, z)
 
 
 def exact_jl_project(seed: bytes, label: bytes, w: np.ndarray) -> np.ndarray:
@@ -108,8 +133,9 @@ class TwinProver:
         self.sigma_attempts = 0
 
     # hooks: the honest behaviour ---------------------------------------------------------
-    def completion(self, B: int, norm2_m: int, n: int) -> np.ndarray:
-        a_poly = np.zeros(n, dtype=np.int64)
+    def completion(self, B: int, norm2_m: int, d: int) -> np.ndarray:
+        """The four-square completion a ∈ R_d (degree d = the subring's, not N)."""
+        a_poly = np.zeros(d, dtype=np.int64)
         a_poly[:4] = four_squares(B * B - norm2_m)
         return a_poly
 
@@ -142,75 +168,69 @@ class TwinProver:
         return h
 
     def sigma_masks(self, sigma: dict, secret: dict) -> dict:
-        return {b: discrete_gaussian(self.rng, sigma[b], secret[b].shape) for b in secret}
+        return {b: discrete_gaussian(self.rng, sigma[b], secret[b].shape) for b in BLOCKS}
+
+    def masks_ok(self, sigma: dict, y: dict) -> bool:
+        """The prover's witness-free restart on a mask above INF_SIGMAS·σ_b."""
+        return not any(np.abs(y[b]).max() > protocol.INF_SIGMAS * sigma[b] for b in BLOCKS)
+
+    def challenge(self, T3, zk) -> Challenge:
+        return protocol._challenge(T3, zk)
 
     def shift_ok(self, bnds, shift: dict) -> bool:
-        if any(protocol._l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in shift):
+        if any(protocol._l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in BLOCKS):
             raise AssertionError("challenge operator-norm bound violated")
         return True
 
-    def accept(self, zk, bnds, z: dict, shifts: list[dict]) -> bool:
-        return protocol._accept(self.rng, [z[b][i] for b in z for i in range(zk.reps)],
-                                [sh[b] for b in z for sh in shifts],
-                                [bnds.sigma[b] for b in z for _ in shifts],
-                                zk.repetition_rate(zk.alpha))
+    def accept(self, zk, bnds, z: dict, shift: dict) -> bool:
+        return protocol._accept(self.rng, [z[b] for b in BLOCKS], [shift[b] for b in BLOCKS],
+                                [bnds.sigma[b] for b in BLOCKS], zk.repetition_rate(zk.alpha))
 
     def size_ok(self, bnds, z: dict) -> bool:
-        return not any(protocol._l2(z[b]) > bnds.z_norm_bound[b] or not z_encodable(bnds, b, z[b])
-                       for b in z)
+        return not any(protocol._l2(z[b]) > bnds.z_norm_bound[b] or not bnds.z_fits(b, z[b])
+                       for b in BLOCKS)
 
-    def grind(self, T3, zk) -> int:
-        return T3.grind(b"grinding", zk.grinding_bits)
-
-    def challenges(self, T3, zk) -> list[Challenge]:
-        return protocol._challenges(T3, zk)
+    def emit(self, proof: NormProof) -> NormProof | None:
+        """The finished proof; a cheater returning None keeps trying fresh masks."""
+        return proof
 
     # the protocol ----------------------------------------------------------------------
     def prove(self, st: NormStatement, m: np.ndarray, rand: EncryptionRandomness) -> NormProof:
         """Like protocol.prove minus all of its refusals (norm, witness, noise checks)."""
-        zk = zk_params_for(st.params)
-        bnds = zk.bounds(st.k, st.bound)
-        R = ring_of(st.params)
-        ck = commitment_key(zk)
+        ctx = protocol._Ctx.of(st)
         m = np.asarray(m, dtype=np.int64)
-        u, e1, e2 = (np.asarray(x, dtype=np.int64) for x in (rand.u, rand.e1, rand.e2))
-        return self._prove(st, zk, bnds, R, ck, m, norm2(m), u, e1, e2)
+        secret = {"m": m, "e1": np.asarray(rand.e1, np.int64),
+                  "u": np.asarray(rand.u, np.int64), "e2": np.asarray(rand.e2, np.int64)}
+        return self._prove(st, ctx, secret, norm2(m))
 
-    def _prove(self, st, zk, bnds, R, ck, m, norm2_m, u, e1, e2) -> NormProof:
+    def _prove(self, st, ctx, secret, norm2_m) -> NormProof:
+        zk, bnds, RS, ES, ck = ctx.zk, ctx.bnds, ctx.RS, ctx.ES, ctx.ck
         rng = self.rng
-        k, n, B = st.k, zk.n, st.bound
-        rho = zk.rho
-        _ntt_int = protocol._ntt_int
-        a_poly = self.completion(B, norm2_m, n)
-
-        m_hat, u_hat, e1_hat, e2_hat = (_ntt_int(R, x) for x in (m, u, e1, e2))
-        a_hat = _ntt_int(R, a_poly)
-        sm_hat = _ntt_int(R, sigma_int(m))
-        sa_hat = _ntt_int(R, sigma_int(a_poly))
-        q_hat = R.add(R.mul_ntt(sm_hat, m_hat).sum(axis=0) % R.p, R.mul_ntt(sa_hat, a_hat))
-        w_m = np.concatenate([m, a_poly[None]])
-        w_e = np.concatenate([u, e1, e2])
+        k, d, B, rho = st.k, zk.d, st.bound, zk.rho
+        a_poly = self.completion(B, norm2_m, d)
+        m_views, e_views = protocol._short_views(ctx, secret)
+        w_m = np.concatenate([m_views, a_poly[None]])
         T1 = protocol._statement_transcript(st)
 
         for _ in range(self.max_attempts):
             self.jl_attempts += 1
-            r = ternary(rng, (zk.ell, n))
-            r_hat = _ntt_int(R, r)
+            r = ternary(rng, (zk.ell, d))
+            r_hat = ES.from_int(r)
             y_m, y_e = self.jl_masks(bnds)
-            jl_flat = np.zeros(zk.jl_polys * n, dtype=np.int64)
+            jl_flat = np.zeros(zk.jl_polys * d, dtype=np.int64)
             jl_flat[:JL_ROWS], jl_flat[JL_ROWS: 2 * JL_ROWS] = y_m, y_e
-            jl_polys = jl_flat.reshape(zk.jl_polys, n)
-            g = uniform_mod(rng, zk.bfv.primes, (rho, n))
+            jl_polys = jl_flat.reshape(zk.jl_polys, d)
+            g = uniform_mod(rng, zk.bfv.primes, (rho, d))
             g[:, :, 0] = 0
-            msgs = np.concatenate([R.from_int(np.concatenate([jl_polys, a_poly[None]])), g])
-            t0 = ck.commit_t0(r_hat)
-            t_msg = R.add(R.intt(ck.inner_ntt(zk.rows_sent, r_hat)), msgs)
+            msgs = np.concatenate([RS.from_int(np.concatenate([jl_polys, a_poly[None]])), g])
+            t0 = ck.a0_times(ES, r_hat, r)
+            t_msg = RS.add(ck.inner(ES, zk.rows_sent, r_hat), msgs)
             T2 = T1.copy()
             T2.absorb_residues(b"t0", t0)
             T2.absorb_residues(b"t-msg", t_msg)
             seed_jl = T2.squeeze(b"jl-seed", 32)
             v_m = self.project(seed_jl, b"m", w_m)
-            v_e = self.project(seed_jl, b"e", w_e)
+            v_e = self.project(seed_jl, b"e", e_views)
             if not self.jl_shift_ok(bnds, v_m, v_e):
                 continue
             z_jm, z_je = y_m + v_m, y_e + v_e
@@ -224,48 +244,47 @@ class TwinProver:
         T2.absorb_array(b"z-jm", z_jm)
         T2.absorb_array(b"z-je", z_je)
 
-        rel = protocol._Relation(zk, k, T2, seed_jl, z_jm, z_je)
-        s_blocks = protocol._blocks(m_hat, a_hat, u_hat, e1_hat, e2_hat)
-        jl_hat = _ntt_int(R, jl_polys)
-        l_s = rel.linear_ntt(s_blocks, jl_hat)
-        h = np.empty((rho,) + q_hat.shape, dtype=np.int64)
+        rel = protocol._Relation(ctx, k, T2, seed_jl, z_jm, z_je)
+        mv_hat = ES.from_int(m_views)
+        s_short_hat = np.concatenate([mv_hat, ES.from_int(e_views)])
+        a_res, jl_res = RS.from_int(a_poly), RS.from_int(jl_polys)
+        quad = protocol._quadratic(ctx, mv_hat, mv_hat, a_res, a_res)
+        lin = rel.linear(s_short_hat, a_res, jl_res)
+        h = np.empty((rho, len(zk.bfv.primes), d), dtype=np.int64)
         for i in range(rho):
-            f_hat = R.add(R.scalar_mul(q_hat, rel.mu[i]), l_s[i])
-            const = R.constant(-(rel.mu[i] * B * B + rel.beta[i]))
-            h[i] = R.add(R.add(R.intt(f_hat), g[i]), const)
+            f = RS.add(RS.scalar_mul(quad, rel.mu[i]), lin[i])
+            h[i] = RS.add(RS.add(f, g[i]), RS.constant(-(rel.mu[i] * B * B + rel.beta[i])))
         h = self.finish_h(h)
         T2.absorb_residues(b"h", h)
 
-        secret = {"u": u, "e1": e1, "e2": e2, "m": m, "r": r}
-        quad = (m_hat, sm_hat, a_hat, sa_hat)
+        sigma = bnds.sigma
+        secret = dict(secret, r=r)
         for _ in range(self.max_attempts):
             self.sigma_attempts += 1
-            T3 = T2.copy()
-            ys, firsts = [], []
-            for i in range(zk.reps):
-                y = self.sigma_masks(bnds.sigma, secret)
-                ys.append(y)
-                firsts.append(protocol._mask_message(st, zk, R, ck, rel, quad, r_hat, y, i))
-            T3.absorb_residues(b"t-G1", np.concatenate([f[0] for f in firsts]))
-            T3.absorb_residues_stacked(b"W-ct", [f[1] for f in firsts])
-            T3.absorb_residues(b"W0", np.stack([f[2] for f in firsts]))
-            T3.absorb_residues(b"v", np.stack([f[3] for f in firsts]))
-            nonce = self.grind(T3, zk)
-            cs = self.challenges(T3, zk)
-            shifts = [{b: mul_sparse_ternary_int(secret[b], c.positions, c.coefficients)
-                       for b in secret} for c in cs]
-            if not all(self.shift_ok(bnds, sh) for sh in shifts):
+            y = self.sigma_masks(sigma, secret)
+            if not self.masks_ok(sigma, y):
                 continue
-            z = {b: np.stack([y[b] + sh[b] for y, sh in zip(ys, shifts, strict=True)])
-                 for b in secret}
-            if not self.accept(zk, bnds, z, shifts):
+            T3 = T2.copy()
+            t_G1, w_c0, w_c1, w0, v = protocol._first_message(st, ctx, rel, y, r_hat, mv_hat,
+                                                              a_res, jl_res, a_poly)
+            T3.absorb_residues(b"t-G1", t_G1)
+            T3.absorb_residues(b"W-c0", w_c0)
+            T3.absorb_residues(b"W-c1", w_c1)
+            T3.absorb_residues(b"W0", w0)
+            T3.absorb_residues(b"v", v)
+            c = self.challenge(T3, zk)
+            shift = protocol._shifts(zk, c, secret)
+            if not self.shift_ok(bnds, shift):
+                continue
+            z = {b: y[b] + shift[b] for b in BLOCKS}
+            if not self.accept(zk, bnds, z, shift):
                 continue
             if not self.size_ok(bnds, z):
                 continue
-            self.last_masks = {b: np.stack([y[b] for y in ys]) for b in secret}
-            t_G1 = np.concatenate([f[0] for f in firsts])
-            return NormProof(st.params, k, B, t0, t_msg[:], t_G1, h, z_jm, z_je, tuple(cs), z,
-                             nonce)
+            self.last_masks = y
+            proof = self.emit(NormProof(st.params, k, B, t0, t_msg, t_G1, h, z_jm, z_je, c, z))
+            if proof is not None:
+                return proof
         raise protocol.ProvingFailed("twin: rejection sampling did not terminate")
 
 
@@ -285,6 +304,9 @@ class IgnoreAllBounds(TwinProver):
     def jl_size_ok(self, *args):
         return True
 
+    def masks_ok(self, *args):
+        return True
+
     def shift_ok(self, *args):
         return True
 
@@ -296,8 +318,8 @@ class IgnoreAllBounds(TwinProver):
 
 
 def unchecked_verify(st: NormStatement, proof: NormProof) -> bool:
-    """Only the expensive check (challenge recomputation), none of the cheap ones."""
-    return protocol._challenge_recomputes(st, proof, zk_params_for(st.params))
+    """Only the verifier's challenge recomputation, none of the cheap ones."""
+    return protocol._challenge_recomputes(st, proof, protocol._Ctx.of(st))
 
 
 def sigma_normalised(proof: NormProof) -> dict[str, np.ndarray]:
@@ -308,4 +330,3 @@ def sigma_normalised(proof: NormProof) -> dict[str, np.ndarray]:
     out["jm"] = proof.z_jm / bnds.jl_sigma["m"]
     out["je"] = proof.z_je / bnds.jl_sigma["e"]
     return out
-

@@ -21,13 +21,14 @@ import numpy as np
 __all__ = ["add_arguments", "measure", "run", "exact_norm_update"]
 
 KEYS = ("dim", "prove_s", "verify_s", "proof_bytes", "ciphertext_bytes", "bytes_per_param",
-        "repetitions", "accepted")
+        "ciphertext_bytes_per_param", "sigma_repetitions", "threads", "repetitions",
+        "accepted")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=int, default=1 << 17, help="update length d")
     parser.add_argument("--repeat", type=int, default=5, help="proofs to time (median)")
-    parser.add_argument("--params", default="zkflpq-bfv-n4096-q90-t32",
+    parser.add_argument("--params", default="zkflpq-bfv3-n4096-q81-t32-l8",
                         help="BFV parameter-set name (default: the 128-bit default)")
     parser.add_argument("--tau", type=float, default=5.0)
     parser.add_argument("--scale", type=float, default=float(1 << 14))
@@ -58,12 +59,13 @@ def exact_norm_update(d: int, bound: int, n: int, seed: int = 0) -> np.ndarray:
     return flat.reshape(k, n)
 
 
-def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv-n4096-q90-t32",
+def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv3-n4096-q81-t32-l8",
             tau: float = 5.0, scale: float = float(1 << 14)) -> dict[str, Any]:
     from ..bfv import encrypt_with_randomness, get_params, keygen, norm_bound
     from ..bfv.codec import ciphertext_size
     from ..zk import NormStatement, proof_context, prove, verify
     from ..zk import protocol as proto
+    from ..zk.challenge import Challenge
 
     params = get_params(params_name)
     bound = norm_bound(tau, scale)
@@ -82,7 +84,7 @@ def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv-n4096-q90-
         calls["accepted"] += int(ok)
         return ok
 
-    prove_t, verify_t, accepted, sizes = [], [], [], []
+    prove_t, verify_t, accepted, sizes, challenges = [], [], [], [], []
     ct, rand = encrypt_with_randomness(pk, m)
     st = NormStatement(params, pk, ct, bound, ctx)
     proto._accept = counting
@@ -93,6 +95,8 @@ def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv-n4096-q90-
             prove_t.append(time.perf_counter() - t0)
             data = proof.to_bytes()
             sizes.append(len(data))
+            # Σ-repetitions = challenges the proof carries (v3: one Challenge object).
+            challenges.append(1 if isinstance(proof.c, Challenge) else len(proof.c))
             t0 = time.perf_counter()
             verdict = verify(st, data)
             verify_t.append(time.perf_counter() - t0)
@@ -110,6 +114,9 @@ def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv-n4096-q90-
         "proof_bytes": proof_bytes,
         "ciphertext_bytes": ciphertext_size(params, len(ct)),
         "bytes_per_param": proof_bytes / dim,
+        "ciphertext_bytes_per_param": ciphertext_size(params, len(ct)) / dim,
+        "sigma_repetitions": max(challenges),
+        "threads": 1,  # prove and verify run on one thread (pinned to one core)
         # Each proof runs two rejection loops (JL, Σ); restarts = rejected attempts.
         "repetitions": (calls["n"] - calls["accepted"]) / max(1, repeat),
         "accepted": all(accepted),

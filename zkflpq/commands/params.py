@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def describe(params: Any, bound: int) -> dict[str, Any]:
     """Everything `zkflpq params` shows for one set, given the per-client bound B.
 
-    Worst-case noise: a fresh ciphertext has v = −e·u + e1 + e2·s with ‖e‖_∞, ‖e1‖_∞,
+    Worst-case noise: a fresh chunk j has v = −e_j·u + e1 + e2·s_j with ‖e‖_∞, ‖e1‖_∞,
     ‖e2‖_∞ ≤ η and u, s ternary, so ‖v‖_∞ ≤ η·(2N + 1). A sum of K has ‖v‖_∞ ≤ K·η(2N+1)
     and plaintext ‖m‖_∞ ≤ K·B < t/2; it decrypts correctly when
     ‖t·v − (q mod t)·m‖_∞ < q/2, implied by K·η(2N+1) < q/(2t) − (q mod t)/2.
@@ -47,6 +47,7 @@ def describe(params: Any, bound: int) -> dict[str, Any]:
         "n": n,
         "log2_q": round(params.log2_q, 2),
         "primes": list(params.primes),
+        "components": params.components,
         "t": t,
         "log2_t": round(math.log2(t), 2),
         "error": f"CBD(eta={params.error_eta})",
@@ -84,7 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         header = row["name"] + ("\n[bold red]INSECURE: tests only[/]" if row["insecure"] else "")
         table.add_column(header, overflow="fold")
     fields = [
-        ("n", "N"), ("log2_q", "log2 q"), ("primes", "primes (NTT, ≡ 1 mod 2N)"), ("t", "t"),
+        ("n", "N"), ("log2_q", "log2 q"), ("primes", "primes (≡ 5 mod 8: X^N+1 has 2 factors)"),
+        ("components", "L' (chunks per ciphertext group)"), ("t", "t"),
         ("error", "error distribution"), ("error_sigma", "error σ"),
         ("he_standard_ok", "HE standard (128-bit, ternary s)"),
         ("security_bits", "estimated security (bits)"), ("delta_bits", "log2 Δ"),
@@ -109,8 +111,8 @@ def _run(args: argparse.Namespace) -> int:
                 cells.append(str(v))
         table.add_row(title, *cells)
     console = Console()
-    if not console.is_terminal:  # piped or captured: do not fold to 80 columns
-        console = Console(width=120)
+    if not console.is_terminal:  # piped or captured: do not fold the set names
+        console = Console(width=150)
     console.print(table)
     console.print("Noise rows are worst-case bounds: fresh ‖v‖∞ ≤ η(2N+1); margin = "
                   "log2((q/(2t) − (q mod t)/2) / (K_max·η(2N+1))), > 0 means the sum of "

@@ -35,61 +35,68 @@ __all__ = ["ExactProducts", "exact_products"]
 AUX_PRIME_BITS = 31
 
 
-@nb.njit(cache=True)
-def _mulmod(a, b, p):
-    # a, b in [0, p), p < 2^31: the product is below 2^62, exact in int64.
-    return (a * b) % p
+@nb.njit(cache=True, inline="always")
+def _mulmod(a, b, p, pinv):
+    # a·b mod p for a, b in [0, 2^31), p < 2^31: the float quotient is off by at most one
+    # (relative error 2^-52 on a value < 2^62), and a·b − q·p is exact in int64.
+    q = np.int64(float(a) * float(b) * pinv)
+    r = a * b - q * p
+    if r < 0:
+        r += p
+    elif r >= p:
+        r -= p
+    return r
+
+
+@nb.njit(cache=True, inline="always")
+def _reduce(x, p, pinv):
+    # x in [0, 2^62) → x mod p (same float-quotient estimate and one-step fix-up).
+    q = np.int64(float(x) * pinv)
+    r = x - q * p
+    if r < 0:
+        r += p
+    elif r >= p:
+        r -= p
+    return r
 
 
 @nb.njit(cache=True)
-def _lift_convert_kernel(x, src_p, src_qsi, src_inv, dst_p, dst_qstar, dst_q, out):
-    # x: (R, L, n) residues mod src primes; out: (R, M, n) residues mod dst primes of the
-    # lift X = Σ_i y_i·q_i* − v·q with y_i = x_i·(q_i*)^-1 mod p_i and v = round(Σ y_i/p_i),
-    # so X ≡ x (mod q) and |X| ≤ q/2 up to the float error of v (a value next to ±q/2 may
-    # come out as the other representative, off by q: |X| ≤ q/2 + 2^-40·q either way).
-    R, L, n = x.shape
-    M = dst_p.shape[0]
-    y = np.empty(L, dtype=np.int64)
+def _convert_kernel(x, src_p, src_qsi, src_inv, dst_p, dst_c, dst_m, dst_inv, lazy, out):
+    # Fast base conversion with a rounded quotient: x (R, A, n) residues mod the source
+    # primes of an integer X; out (R, B, n) residues mod the destination primes of
+    #     X' = Σ_a y_a·(Q/s_a) − v·Q,  y_a = x_a·(Q/s_a)^-1 mod s_a,  v = round(Σ_a y_a/s_a),
+    # with dst_c[b, a] = (Q/s_a) mod d_b and dst_m[b] = Q mod d_b. X' ≡ X (mod Q) and
+    # |X'| ≤ Q/2 + Q·2^-40 (float error of v). Loops run over coefficients innermost so
+    # LLVM vectorises them; every product is reduced before summing (sums of ≤ 16 terms).
+    R, A, n = x.shape
+    B = dst_p.shape[0]
+    y = np.empty((A, n), dtype=np.int64)
+    v = np.empty(n, dtype=np.int64)
+    f = np.empty(n, dtype=np.float64)
     for r in range(R):
+        f[:] = 0.5
+        for a in range(A):
+            pa, ca, ia = src_p[a], src_qsi[a], src_inv[a]
+            for c in range(n):
+                ya = _mulmod(x[r, a, c], ca, pa, ia)
+                y[a, c] = ya
+                f[c] += float(ya) * ia
         for c in range(n):
-            f = 0.0
-            for i in range(L):
-                yi = _mulmod(x[r, i, c], src_qsi[i], src_p[i])
-                y[i] = yi
-                f += float(yi) * src_inv[i]
-            v = np.int64(math.floor(f + 0.5))
-            for j in range(M):
-                pj = dst_p[j]
-                acc = 0
-                for i in range(L):
-                    acc = (acc + _mulmod(y[i], dst_qstar[j, i], pj)) % pj
-                acc = (acc - _mulmod(v % pj, dst_q[j], pj)) % pj
-                out[r, j, c] = acc + pj if acc < 0 else acc
-
-
-@nb.njit(cache=True)
-def _crt_to_residues_kernel(x, aux_p, aux_psi, aux_inv, dst_p, dst_pstar, dst_P, out):
-    # x: (R, M, n) residues mod P_j of an integer X with |X| < P/4; out: (R, L, n) X mod p_i.
-    # X = Σ_j y_j·P_j* − w·P with w = round(Σ_j y_j/P_j): exact, since Σ_j y_j/P_j = X/P + w
-    # lies within 1/4 + 2^-48 of the integer w.
-    R, M, n = x.shape
-    L = dst_p.shape[0]
-    y = np.empty(M, dtype=np.int64)
-    for r in range(R):
-        for c in range(n):
-            f = 0.0
-            for j in range(M):
-                yj = _mulmod(x[r, j, c], aux_psi[j], aux_p[j])
-                y[j] = yj
-                f += float(yj) * aux_inv[j]
-            w = np.int64(math.floor(f + 0.5))
-            for i in range(L):
-                pi = dst_p[i]
-                acc = 0
-                for j in range(M):
-                    acc = (acc + _mulmod(y[j], dst_pstar[i, j], pi)) % pi
-                acc = (acc - _mulmod(w % pi, dst_P[i], pi)) % pi
-                out[r, i, c] = acc + pi if acc < 0 else acc
+            v[c] = np.int64(math.floor(f[c]))
+        for b in range(B):
+            pb, ib, mb = dst_p[b], dst_inv[b], dst_m[b]
+            if lazy:  # (A + 1) raw products stay below 2^62: one reduction per coefficient
+                for c in range(n):
+                    acc = pb * pb - v[c] * mb
+                    for a in range(A):
+                        acc += y[a, c] * dst_c[b, a]
+                    out[r, b, c] = _reduce(acc, pb, ib)
+            else:
+                for c in range(n):
+                    acc = pb * (A + 1) - _mulmod(v[c], mb, pb, ib)
+                    for a in range(A):
+                        acc += _mulmod(y[a, c], dst_c[b, a], pb, ib)
+                    out[r, b, c] = _reduce(acc, pb, ib)
 
 
 @nb.njit(cache=True)
@@ -102,12 +109,18 @@ def _crt_to_int_kernel(x, aux_p, aux_psi, aux_inv, pstar_lo, P_lo, out):
             f = 0.0
             acc = np.uint64(0)
             for j in range(M):
-                yj = _mulmod(x[r, j, c], aux_psi[j], aux_p[j])
+                yj = _mulmod(x[r, j, c], aux_psi[j], aux_p[j], aux_inv[j])
                 f += float(yj) * aux_inv[j]
                 acc += np.uint64(yj) * pstar_lo[j]
             w = np.uint64(np.int64(math.floor(f + 0.5)))
             acc -= w * P_lo
             out[r, c] = np.int64(acc)
+
+
+def _lazy(src: tuple[int, ...], dst: tuple[int, ...]) -> bool:
+    """Whether a conversion may sum its raw products unreduced: y_a < s_a and constants
+    < d_b, (A + 1) terms, plus the d_b² offset, all below 2^62."""
+    return (len(src) + 2) * max(src) * max(dst) < 1 << 62
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,8 @@ class ExactProducts:
         dst = self._lift_constants(basis)
         flat = a.reshape(-1, L, n)
         out = np.empty((flat.shape[0], len(self.aux_primes), n), dtype=np.int64)
-        _lift_convert_kernel(flat, src.p, src.qsi, src.inv, dst[0], dst[1], dst[2], out)
+        _convert_kernel(flat, src.p, src.qsi, src.inv, dst[0], dst[1], dst[2], dst[3],
+                        _lazy(basis.primes, self.aux_primes), out)
         return self.aux.ntt(out.reshape(a.shape[:-2] + out.shape[1:]))
 
     # -- arithmetic in the product domain ------------------------------------------------
@@ -177,7 +191,10 @@ class ExactProducts:
         aux = self._aux_constants
         dst = self._reduce_constants(basis)
         out = np.empty((flat.shape[0], basis.size, n), dtype=np.int64)
-        _crt_to_residues_kernel(flat, aux.p, aux.qsi, aux.inv, dst[0], dst[1], dst[2], out)
+        # Exact here, not just congruent: |X| < P/4 keeps Σ y_j/P_j within 1/4 + 2^-48 of
+        # the integer v, so v is the true CRT quotient and X' = X.
+        _convert_kernel(flat, aux.p, aux.qsi, aux.inv, dst[0], dst[1], dst[2], dst[3],
+                        _lazy(self.aux_primes, basis.primes), out)
         return out.reshape(x.shape[:-2] + (basis.size, n))
 
     def to_int(self, a_hat: np.ndarray) -> np.ndarray:
@@ -209,7 +226,8 @@ class ExactProducts:
             dst = self.aux_primes
             c = (np.array(dst, dtype=np.int64),
                  np.array([[qs % P for qs in basis.q_star] for P in dst], dtype=np.int64),
-                 np.array([basis.q % P for P in dst], dtype=np.int64))
+                 np.array([basis.q % P for P in dst], dtype=np.int64),
+                 np.array([1.0 / P for P in dst], dtype=np.float64))
             self._cache[key] = c
         return c
 
@@ -220,7 +238,8 @@ class ExactProducts:
             src = self.aux.basis
             c = (np.array(basis.primes, dtype=np.int64),
                  np.array([[Ps % p for Ps in src.q_star] for p in basis.primes], dtype=np.int64),
-                 np.array([src.q % p for p in basis.primes], dtype=np.int64))
+                 np.array([src.q % p for p in basis.primes], dtype=np.int64),
+                 np.array([1.0 / p for p in basis.primes], dtype=np.float64))
             self._cache[key] = c
         return c
 

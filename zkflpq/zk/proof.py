@@ -26,8 +26,8 @@ from .challenge import Challenge
 from .errors import ProofDecodeError
 from .params import ProofBounds, ZkParams, zk_params_for
 
-__all__ = ["BLOCKS", "NormProof", "PROOF_MAGIC", "PROOF_VERSION", "encode_proof", "decode_proof_bytes",
-           "proof_size", "max_proof_size"]
+__all__ = ["BLOCKS", "NormProof", "PROOF_MAGIC", "PROOF_VERSION", "encode_proof",
+           "decode_proof_bytes", "proof_size", "max_proof_size"]
 
 PROOF_MAGIC = b"ZKNP"
 PROOF_VERSION = 3

@@ -312,16 +312,18 @@ def prove(st: NormStatement, plaintext: np.ndarray, randomness: EncryptionRandom
     norm2 = exact_norm2(m)
     if norm2 is None or norm2 > B * B:
         raise NormBoundExceeded("‖m‖ exceeds the bound B: refusing to prove")
+    secret = {"m": m, "e1": np.asarray(randomness.e1, np.int64),
+              "u": np.asarray(randomness.u, np.int64), "e2": np.asarray(randomness.e2, np.int64)}
+    bnds = ctx.bnds
+    # Before the re-encryption: its products are exact only for ternary u, so a larger u
+    # that does open the ciphertexts would be misreported as not opening them.
+    if np.abs(secret["u"]).max() > 1 or any(_l2(secret[b]) > bnds.beta[b]
+                                            for b in ("e1", "u", "e2")):
+        raise ProvingFailed("encryption randomness above the public bound: re-encrypt")
     again = encrypt_deterministic(st.public_key, m, randomness)
     if not (np.array_equal(again.c0, st.ciphertexts.c0)
             and np.array_equal(again.c1, st.ciphertexts.c1)):
         raise ValueError("witness does not open the statement's ciphertexts")
-    secret = {"m": m, "e1": np.asarray(randomness.e1, np.int64),
-              "u": np.asarray(randomness.u, np.int64), "e2": np.asarray(randomness.e2, np.int64)}
-    bnds = ctx.bnds
-    if np.abs(secret["u"]).max() > 1 or any(_l2(secret[b]) > bnds.beta[b]
-                                            for b in ("e1", "u", "e2")):
-        raise ProvingFailed("encryption randomness above the public bound: re-encrypt")
     return _prove_checked(st, ctx, rng, secret, norm2)
 
 

@@ -69,34 +69,6 @@ class Transcript:
         self._absorb_shaped(label, (len(arrays),) + arrays[0].shape, 4,
                             _residue_parts(arrays))
 
-    def grind(self, label: bytes, bits: int, max_nonce: int = 1 << 40) -> int:
-        """Find the first nonce (u64) whose `accept_grinding` succeeds, and absorb it.
-
-        The same as trying accept_grinding on copies for nonce = 0, 1, 2, …, but hashing
-        only the few bytes that change (≈ 2^bits SHAKE calls on 60-byte inputs)."""
-        mask = (1 << bits) - 1
-        base = self._h.copy()
-        tail = _frame(b"squeeze", label)
-        for nonce in range(max_nonce):
-            h = base.copy()
-            h.update(_frame(b"nonce", struct.pack("<Q", nonce)) + tail)
-            if int.from_bytes(h.digest(8), "little") & mask == 0:
-                self._absorb_nonce(label, nonce)
-                return nonce
-        raise RuntimeError("no grinding nonce found")
-
-    def accept_grinding(self, label: bytes, nonce: int, bits: int) -> bool:
-        """Absorb `nonce` and squeeze 8 bytes for `label`; true iff their low `bits` bits
-        are zero (a proof of work of 2^bits hash calls bound to the transcript so far)."""
-        if not 0 <= nonce < 1 << 64:
-            raise ValueError("nonce must be a u64")
-        value = self._absorb_nonce(label, nonce)
-        return value & ((1 << bits) - 1) == 0
-
-    def _absorb_nonce(self, label: bytes, nonce: int) -> int:
-        self.absorb(b"nonce", struct.pack("<Q", nonce))
-        return int.from_bytes(self.squeeze(label, 8), "little")
-
     def squeeze(self, label: bytes, n: int) -> bytes:
         """n challenge bytes for `label`; the squeeze itself is absorbed so later
         challenges depend on it."""
