@@ -136,7 +136,7 @@ class TwinProver:
     def completion(self, B: int, norm2_m: int, d: int) -> np.ndarray:
         """The four-square completion a ∈ R_d (degree d = the subring's, not N)."""
         a_poly = np.zeros(d, dtype=np.int64)
-        a_poly[:4] = four_squares(B * B - norm2_m)
+        a_poly[:4] = four_squares(B * B - norm2_m, self.rng)
         return a_poly
 
     def project(self, seed: bytes, label: bytes, w: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from .sampling import (
     ternary,
     uniform_mod,
 )
+from .threads import worker_threads
 
 __all__ = [
     "Csprng",
@@ -38,4 +39,5 @@ __all__ = [
     "sigma_int",
     "ternary",
     "uniform_mod",
+    "worker_threads",
 ]

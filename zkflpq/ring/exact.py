@@ -29,6 +29,7 @@ from .ntt import multiply_accumulate, pointwise_mul
 from .poly import RingContext
 from .primes import ntt_primes
 from .rns import RnsBasis
+from .threads import run_split
 
 __all__ = ["ExactProducts", "exact_products"]
 
@@ -60,7 +61,7 @@ def _reduce(x, p, pinv):
     return r
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _convert_kernel(x, src_p, src_qsi, src_inv, dst_p, dst_c, dst_m, dst_inv, lazy, out):
     # Fast base conversion with a rounded quotient: x (R, A, n) residues mod the source
     # primes of an integer X; out (R, B, n) residues mod the destination primes of
@@ -99,7 +100,7 @@ def _convert_kernel(x, src_p, src_qsi, src_inv, dst_p, dst_c, dst_m, dst_inv, la
                     out[r, b, c] = _reduce(acc, pb, ib)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _crt_to_int_kernel(x, aux_p, aux_psi, aux_inv, pstar_lo, P_lo, out):
     # As above, for |X| < 2^62: the sum is evaluated modulo 2^64 (uint64 wrap-around), where
     # it equals X exactly as a two's-complement int64.
@@ -164,8 +165,10 @@ class ExactProducts:
         dst = self._lift_constants(basis)
         flat = a.reshape(-1, L, n)
         out = np.empty((flat.shape[0], len(self.aux_primes), n), dtype=np.int64)
-        _convert_kernel(flat, src.p, src.qsi, src.inv, dst[0], dst[1], dst[2], dst[3],
-                        _lazy(basis.primes, self.aux_primes), out)
+        lazy = _lazy(basis.primes, self.aux_primes)
+        run_split(lambda lo, hi: _convert_kernel(flat[lo:hi], src.p, src.qsi, src.inv, dst[0],
+                                                 dst[1], dst[2], dst[3], lazy, out[lo:hi]),
+                  flat.shape[0])
         return self.aux.ntt(out.reshape(a.shape[:-2] + out.shape[1:]))
 
     # -- arithmetic in the product domain ------------------------------------------------
@@ -193,8 +196,10 @@ class ExactProducts:
         out = np.empty((flat.shape[0], basis.size, n), dtype=np.int64)
         # Exact here, not just congruent: |X| < P/4 keeps Σ y_j/P_j within 1/4 + 2^-48 of
         # the integer v, so v is the true CRT quotient and X' = X.
-        _convert_kernel(flat, aux.p, aux.qsi, aux.inv, dst[0], dst[1], dst[2], dst[3],
-                        _lazy(self.aux_primes, basis.primes), out)
+        lazy = _lazy(self.aux_primes, basis.primes)
+        run_split(lambda lo, hi: _convert_kernel(flat[lo:hi], aux.p, aux.qsi, aux.inv, dst[0],
+                                                 dst[1], dst[2], dst[3], lazy, out[lo:hi]),
+                  flat.shape[0])
         return out.reshape(x.shape[:-2] + (basis.size, n))
 
     def to_int(self, a_hat: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import numba as nb
 import numpy as np
 
 from .primes import primitive_2n_root
+from .threads import run_split
 
 __all__ = ["NttTables", "multiply_accumulate", "ntt_forward", "ntt_inverse", "pointwise_mul"]
 
@@ -188,7 +189,7 @@ def _inverse_row(x, psi_inv, psi_inv_s, n_inv, n_inv_s, p):
         x[j] = _mul_shoup(x[j], n_inv, n_inv_s, p)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _forward_kernel(src, dst, psi, psi_s, p):
     # src, dst: (B, L, n) int64 residues in [0, p); dst may be src. Output in [0, p).
     B, L, n = src.shape
@@ -204,7 +205,7 @@ def _forward_kernel(src, dst, psi, psi_s, p):
                 out[j] = np.int64(x[j])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _inverse_kernel(src, dst, psi_inv, psi_inv_s, n_inv, n_inv_s, p):
     B, L, n = src.shape
     x = np.empty(n, dtype=np.uint32)
@@ -219,7 +220,7 @@ def _inverse_kernel(src, dst, psi_inv, psi_inv_s, n_inv, n_inv_s, p):
                 out[j] = np.int64(x[j])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _pointwise_kernel(a, b, out, p):
     B, L, n = a.shape
     for k in range(B):
@@ -249,8 +250,9 @@ def ntt_forward(a: np.ndarray, tables: NttTables) -> np.ndarray:
     src = np.ascontiguousarray(a, dtype=np.int64)
     out = np.empty_like(src)
     L, n = len(tables.primes), tables.n
-    _forward_kernel(_as_batch(src, L, n), _as_batch(out, L, n), tables.psi, tables.psi_shoup,
-                    tables.p)
+    sb, ob = _as_batch(src, L, n), _as_batch(out, L, n)
+    run_split(lambda lo, hi: _forward_kernel(sb[lo:hi], ob[lo:hi], tables.psi,
+                                             tables.psi_shoup, tables.p), sb.shape[0])
     return out
 
 
@@ -259,8 +261,10 @@ def ntt_inverse(a: np.ndarray, tables: NttTables) -> np.ndarray:
     src = np.ascontiguousarray(a, dtype=np.int64)
     out = np.empty_like(src)
     L, n = len(tables.primes), tables.n
-    _inverse_kernel(_as_batch(src, L, n), _as_batch(out, L, n), tables.psi_inv,
-                    tables.psi_inv_shoup, tables.n_inv, tables.n_inv_shoup, tables.p)
+    sb, ob = _as_batch(src, L, n), _as_batch(out, L, n)
+    run_split(lambda lo, hi: _inverse_kernel(sb[lo:hi], ob[lo:hi], tables.psi_inv,
+                                             tables.psi_inv_shoup, tables.n_inv,
+                                             tables.n_inv_shoup, tables.p), sb.shape[0])
     return out
 
 
@@ -272,18 +276,20 @@ def pointwise_mul(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.ndarray
     a = np.ascontiguousarray(a, dtype=np.int64).reshape(-1, L, n)
     b = np.ascontiguousarray(b, dtype=np.int64).reshape(-1, L, n)
     out = np.empty_like(a)
-    _pointwise_kernel(a, b, out, tables.p.astype(np.int64))
+    p = tables.p.astype(np.int64)
+    run_split(lambda lo, hi: _pointwise_kernel(a[lo:hi], b[lo:hi], out[lo:hi], p), a.shape[0])
     return out.reshape(shape)
 
 
-@nb.njit(cache=True)
-def _mac_kernel(a, b, out, p, chunk):
+@nb.njit(cache=True, nogil=True)
+def _mac_kernel(a, b, out, p, chunk, j0, j1):
     # out[r, l, j] = Σ_k a[r, k, l, j]·b[k, l, j] mod p_l. Raw products (< 2^62) are summed
     # in uint64, `chunk` of them at a time (chunk·(p−1)² + p < 2^64), then reduced once
     # with a float quotient estimate (off by at most one) and an exact fix-up: one
     # reduction per `chunk` terms instead of one per term.
+    # Only coefficients j0 ≤ j < j1 (one thread's share).
     R, K, L, n = a.shape
-    acc = np.zeros(n, dtype=np.uint64)
+    acc = np.zeros(j1 - j0, dtype=np.uint64)
     for r in range(R):
         for l in range(L):
             pu = np.uint64(p[l])
@@ -292,17 +298,17 @@ def _mac_kernel(a, b, out, p, chunk):
             acc[:] = 0
             for k0 in range(0, K, chunk):
                 for k in range(k0, min(K, k0 + chunk)):
-                    for j in range(n):
-                        acc[j] += np.uint64(a[r, k, l, j]) * np.uint64(b[k, l, j])
-                for j in range(n):
+                    for j in range(j0, j1):
+                        acc[j - j0] += np.uint64(a[r, k, l, j]) * np.uint64(b[k, l, j])
+                for j in range(j1 - j0):
                     x = acc[j]
                     t = np.int64(x - np.uint64(float(x) * pinv) * pu)  # in [−p, 2p)
                     t += (t >> 63) & pi
                     t -= pi
                     t += (t >> 63) & pi
                     acc[j] = np.uint64(t)
-            for j in range(n):
-                out[r, l, j] = np.int64(acc[j])
+            for j in range(j1 - j0):
+                out[r, l, j0 + j] = np.int64(acc[j])
 
 
 def multiply_accumulate(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.ndarray:
@@ -317,6 +323,9 @@ def multiply_accumulate(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.n
     p_max = max(tables.primes)
     chunk = ((1 << 64) - p_max) // ((p_max - 1) ** 2)  # 16 for 30-bit primes, 4 for 31-bit
     out = np.empty((a.shape[0], L, n), dtype=np.int64)
-    _mac_kernel(np.ascontiguousarray(a), np.ascontiguousarray(b, dtype=np.uint32), out,
-                tables.p.astype(np.int64), max(1, chunk))
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b, dtype=np.uint32)
+    p = tables.p.astype(np.int64)
+    chunk = max(1, chunk)
+    run_split(lambda lo, hi: _mac_kernel(a, b, out, p, chunk, lo, hi), n, minimum=64)
     return out

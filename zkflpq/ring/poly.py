@@ -18,6 +18,7 @@ import numpy as np
 
 from .ntt import NttTables, ntt_forward, ntt_inverse, pointwise_mul
 from .rns import RnsBasis
+from .threads import run_split
 
 __all__ = ["RingContext", "automorphism_int", "mul_sparse_ternary_int", "sigma_int"]
 
@@ -53,7 +54,7 @@ def sigma_int(a: np.ndarray) -> np.ndarray:
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _sparse_ternary_int(a, pos, sgn, out):
     # out[r] = Σ_j sgn_j · X^{pos_j} · a[r] in Z[X]/(X^n + 1)
     R, n = a.shape
@@ -73,7 +74,9 @@ def mul_sparse_ternary_int(a: np.ndarray, positions: np.ndarray, signs: np.ndarr
     shape = a.shape
     flat = a.reshape(-1, shape[-1])
     out = np.zeros_like(flat)
-    _sparse_ternary_int(flat, np.asarray(positions, np.int64), np.asarray(signs, np.int64), out)
+    pos, sgn = np.asarray(positions, np.int64), np.asarray(signs, np.int64)
+    run_split(lambda lo, hi: _sparse_ternary_int(flat[lo:hi], pos, sgn, out[lo:hi]),
+              flat.shape[0])
     return out.reshape(shape)
 
 
@@ -224,14 +227,12 @@ class RingContext:
     def mul_sparse_ternary(self, a: np.ndarray, positions: np.ndarray,
                            signs: np.ndarray) -> np.ndarray:
         """c·a in R_q for a sparse ternary c, without NTTs (cost ‖c‖_1·N per row)."""
-        L, n = len(self.primes), self.n
-        flat = np.ascontiguousarray(a, dtype=np.int64).reshape(-1, n)
+        flat = np.ascontiguousarray(a, dtype=np.int64).reshape(-1, self.n)
         out = np.zeros_like(flat)
-        _sparse_ternary_int(flat, np.asarray(positions, np.int64), np.asarray(signs, np.int64),
-                            out)
-        out = out.reshape(a.shape) % self.p
-        del L
-        return out
+        pos, sgn = np.asarray(positions, np.int64), np.asarray(signs, np.int64)
+        run_split(lambda lo, hi: _sparse_ternary_int(flat[lo:hi], pos, sgn, out[lo:hi]),
+                  flat.shape[0])
+        return out.reshape(a.shape) % self.p
 
     def ct(self, a: np.ndarray) -> np.ndarray:
         """Constant coefficients (..., L)."""

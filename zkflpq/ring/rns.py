@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 
+from .threads import run_split
+
 __all__ = ["RnsBasis"]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _reduce_kernel(x, p, out):
     # x: (R, n) signed, |x| < 2^52; out: (R, L, n). floor(x/p) is estimated in float64
     # (off by at most one), so x − q·p lies in [−p, 2p) and two branch-free fix-ups land
@@ -63,7 +65,8 @@ class RnsBasis:
             return np.mod(x[..., None, :], self.p[:, None])
         flat = x.reshape(-1, x.shape[-1])
         out = np.empty((flat.shape[0], self.size, x.shape[-1]), dtype=np.int64)
-        _reduce_kernel(flat, self.p, out)
+        run_split(lambda lo, hi: _reduce_kernel(flat[lo:hi], self.p, out[lo:hi]),
+                  flat.shape[0])
         return out.reshape(x.shape[:-1] + (self.size, x.shape[-1]))
 
     def reduce_int(self, value: int) -> np.ndarray:

@@ -30,18 +30,24 @@ __all__ = [
 class Csprng:
     """AES-256-CTR keystream; fresh from os.urandom unless built with `from_seed`."""
 
-    def __init__(self, key: bytes | None = None) -> None:
+    def __init__(self, key: bytes | None = None, offset: int = 0) -> None:
         key = os.urandom(32) if key is None else key
         if len(key) != 32:
             raise ValueError("key must be 32 bytes")
-        self._enc = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor()
+        if offset < 0 or offset % 16:
+            raise ValueError("offset must be a non-negative multiple of 16 bytes")
+        # CTR counts AES blocks as one 128-bit big-endian counter from 0: starting at block
+        # offset/16 gives exactly the bytes of the stream from `offset` on.
+        counter = (offset // 16).to_bytes(16, "big")
+        self._enc = Cipher(algorithms.AES(key), modes.CTR(counter)).encryptor()
 
     @classmethod
-    def from_seed(cls, seed: bytes, label: bytes) -> Csprng:
-        """Deterministic stream bound to a domain label (public expansion)."""
+    def from_seed(cls, seed: bytes, label: bytes, offset: int = 0) -> Csprng:
+        """Deterministic stream bound to a domain label (public expansion), read from byte
+        `offset` on (a multiple of 16), so that slices of it can be expanded in parallel."""
         h = hashlib.shake_256()
         h.update(len(label).to_bytes(4, "little") + label + seed)
-        return cls(h.digest(32))
+        return cls(h.digest(32), offset)
 
     def random_bytes(self, n: int) -> bytes:
         return self._enc.update(b"\x00" * n)

@@ -2,14 +2,15 @@
 
 Rabin–Shallit style: pick random x, y until n − x² − y² is a prime p ≡ 1 (mod 4)
 (or 0, 1, 2, or twice such a prime), then split p = c² + d² with Cornacchia.
-Randomness from `secrets` (the decomposition is committed, never revealed).
+Randomness from the caller's CSPRNG (the decomposition is committed, never revealed), so
+a proof is a deterministic function of its Csprng — whatever the thread count.
 """
 
 from __future__ import annotations
 
 import math
-import secrets
 
+from ..ring import Csprng
 from ..ring.primes import is_prime
 
 __all__ = ["four_squares", "two_squares_prime"]
@@ -53,14 +54,25 @@ def _two_squares(n: int) -> tuple[int, int] | None:
     return None
 
 
-def four_squares(n: int) -> tuple[int, int, int, int]:
-    """Integers (a0..a3) with a0² + a1² + a2² + a3² = n ≥ 0."""
+def _below(rng: Csprng, bound: int) -> int:
+    """Uniform integer in [0, bound) by rejection on whole bytes."""
+    size = max(1, (bound.bit_length() + 7) // 8)
+    mask = (1 << bound.bit_length()) - 1
+    while True:
+        v = int.from_bytes(rng.random_bytes(size), "little") & mask
+        if v < bound:
+            return v
+
+
+def four_squares(n: int, rng: Csprng | None = None) -> tuple[int, int, int, int]:
+    """Integers (a0..a3) with a0² + a1² + a2² + a3² = n ≥ 0 (random search from `rng`,
+    a fresh CSPRNG if None)."""
     if n < 0:
         raise ValueError("n must be non-negative")
     if n and n % 4 == 0:
         # A sum of four squares ≡ 0 mod 4 has all terms even or all odd; halving a
         # representation of n/4 avoids a random search that rarely succeeds here.
-        return tuple(2 * x for x in four_squares(n // 4))  # type: ignore[return-value]
+        return tuple(2 * x for x in four_squares(n // 4, rng))  # type: ignore[return-value]
     if n < 64:  # small cases: exhaustive, keeps the random search away from tiny ranges
         r = math.isqrt(n)
         for x in range(r + 1):
@@ -72,11 +84,12 @@ def four_squares(n: int) -> tuple[int, int, int, int]:
                     w = math.isqrt(w2)
                     if w * w == w2:
                         return x, y, z, w
+    rng = rng or Csprng()
     root = math.isqrt(n)
     while True:
-        x = secrets.randbelow(root + 1)
+        x = _below(rng, root + 1)
         rem_x = n - x * x
-        y = secrets.randbelow(math.isqrt(rem_x) + 1)
+        y = _below(rng, math.isqrt(rem_x) + 1)
         split = _two_squares(rem_x - y * y)
         if split is not None:
             return x, y, split[0], split[1]

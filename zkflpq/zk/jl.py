@@ -13,6 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..ring import Csprng
+from ..ring.threads import run_split
 
 __all__ = ["JL_ROWS", "jl_project", "jl_combine", "jl_matrix_dense"]
 
@@ -32,7 +33,7 @@ def _entry_table() -> np.ndarray:
 _LUT = _entry_table()
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _decode_kernel(bits, lut, out):
     rows, nbytes = bits.shape
     for j in range(rows):
@@ -49,14 +50,16 @@ def _decode_block(bits: np.ndarray, out: np.ndarray) -> None:
     _decode_kernel(bits, _LUT, out)
 
 
-def _block_stream(seed: bytes, label: bytes, n: int):
-    rng = Csprng.from_seed(seed, b"zkflpq-jl|" + label)
+def _block_stream(seed: bytes, label: bytes, n: int, first: int = 0):
+    """The entry bits of column blocks first, first + 1, ... (one AES-CTR stream; block b
+    starts at byte b·64·n, a multiple of 16, so any block can be the first)."""
     nbytes = JL_ROWS * n // 4
+    rng = Csprng.from_seed(seed, b"zkflpq-jl|" + label, first * nbytes)
     while True:
         yield np.frombuffer(rng.random_bytes(nbytes), dtype=np.uint8).reshape(JL_ROWS, n // 4)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _project_block(bits, w, acc):
     # Branch-free: entry = lo·(1 − 2·hi) for the two bits of each entry.
     rows, nbytes = bits.shape
@@ -77,11 +80,18 @@ def jl_project(seed: bytes, label: bytes, w: np.ndarray) -> np.ndarray:
     blocks, n = w.shape
     if w.size and np.abs(w).max() >= 1 << 40:
         raise ValueError("jl_project needs |w| < 2^40")
-    acc = np.zeros(JL_ROWS, dtype=np.int64)
-    stream = _block_stream(seed, label, n)
-    for b in range(blocks):
-        _project_block(next(stream), np.ascontiguousarray(w[b], dtype=np.int64), acc)
-    return acc
+    w = np.ascontiguousarray(w, dtype=np.int64)
+    parts: dict[int, np.ndarray] = {}
+
+    def project(lo: int, hi: int) -> None:
+        acc = np.zeros(JL_ROWS, dtype=np.int64)
+        stream = _block_stream(seed, label, n, lo)
+        for b in range(lo, hi):
+            _project_block(next(stream), w[b], acc)
+        parts[lo] = acc
+
+    run_split(project, blocks, minimum=8)
+    return sum((parts[lo] for lo in sorted(parts)), np.zeros(JL_ROWS, dtype=np.int64))
 
 
 def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray) -> np.ndarray:
@@ -89,8 +99,8 @@ def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray
 
     Returns (ρ, blocks, N) int64, exact (|value| < 256·2^32 = 2^40). The product runs
     in single-threaded float32 BLAS on 16-bit halves of γ: every partial sum is below
-    256·2^16 = 2^24, so float32 is exact. One BLAS thread: the proof is a one-core
-    workload, and BLAS threads only contend with the service's worker processes.
+    256·2^16 = 2^24, so float32 is exact (hence the same for any split). BLAS itself runs
+    one thread: parallelism is over column blocks, with the caller's worker_threads.
     """
     gamma = np.asarray(gamma, dtype=np.int64)
     rho = gamma.shape[0]
@@ -99,10 +109,11 @@ def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray
     halves = np.concatenate([gamma >> 16, gamma & 0xFFFF]).astype(np.float32)  # (2ρ, 256)
     out = np.empty((rho, blocks, n), dtype=np.int64)
     cols = min(n, _COMBINE_COLS)
-    dense = np.empty((JL_ROWS, cols), dtype=np.float32)
-    stream = _block_stream(seed, label, n)
-    with threadpool_limits(1, user_api="blas"):
-        for b in range(blocks):
+
+    def combine(lo: int, hi: int) -> None:
+        dense = np.empty((JL_ROWS, cols), dtype=np.float32)
+        stream = _block_stream(seed, label, n, lo)
+        for b in range(lo, hi):
             bits = next(stream)
             # Column slabs of 256 × 1024 float32 (1 MiB) stay in cache between the decode
             # and the product; a whole 4 MiB block would go through memory twice.
@@ -110,6 +121,9 @@ def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray
                 _decode_block(bits[:, c // 4: (c + cols) // 4], dense)
                 part = (halves @ dense).astype(np.int64)
                 out[:, b, c: c + cols] = (part[:rho] << 16) + part[rho:]
+
+    with threadpool_limits(1, user_api="blas"):
+        run_split(combine, blocks, minimum=8)
     return out
 
 

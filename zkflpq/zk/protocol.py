@@ -31,6 +31,7 @@ from ..bfv.scheme import (
 from ..ring import Csprng, RingContext, discrete_gaussian, ternary, uniform_mod
 from ..ring.exact import ExactProducts
 from ..ring.poly import mul_sparse_ternary_int
+from ..ring.threads import worker_threads
 from .bdlop import CommitmentKey, commitment_key
 from .challenge import Challenge, operator_norm, sample_challenge
 from .errors import NormBoundExceeded, ProofDecodeError, ProvingFailed
@@ -295,12 +296,20 @@ def _challenge(T: Transcript, zk: ZkParams) -> Challenge:
 # -- prover ------------------------------------------------------------------------------------
 
 def prove(st: NormStatement, plaintext: np.ndarray, randomness: EncryptionRandomness,
-          rng: Csprng | None = None) -> NormProof:
+          rng: Csprng | None = None, threads: int = 1) -> NormProof:
     """Prove that `st.ciphertexts` = Enc(plaintext; randomness) with ‖plaintext‖ ≤ st.bound.
 
-    Raises NormBoundExceeded if the plaintext is over the bound (nothing is produced),
+    `threads` (1..64) worker threads share the products, conversions and JL passes; the
+    proof is bit-identical for every thread count (given the same rng). Raises
+    NormBoundExceeded if the plaintext is over the bound (nothing is produced),
     ValueError if the witness does not match the ciphertexts.
     """
+    with worker_threads(threads):
+        return _prove(st, plaintext, randomness, rng)
+
+
+def _prove(st: NormStatement, plaintext: np.ndarray, randomness: EncryptionRandomness,
+           rng: Csprng | None) -> NormProof:
     params = st.params
     ctx = _Ctx.of(st)
     k, n, B = st.k, params.n, st.bound
@@ -332,7 +341,7 @@ def _prove_checked(st: NormStatement, ctx: _Ctx, rng: Csprng, secret: dict[str, 
     zk, bnds, RS, ES, ck = ctx.zk, ctx.bnds, ctx.RS, ctx.ES, ctx.ck
     k, d, B, rho = st.k, zk.d, st.bound, zk.rho
     a_poly = np.zeros(d, dtype=np.int64)
-    a_poly[:4] = four_squares(B * B - norm2)
+    a_poly[:4] = four_squares(B * B - norm2, rng)
     m_views, e_views = _short_views(ctx, secret)
     w_m = np.concatenate([m_views, a_poly[None]])
     T1 = _statement_transcript(st)
@@ -452,8 +461,14 @@ def _first_message(st, ctx: _Ctx, rel: _Relation, y, r_hat, m_hat, a_res, jl_res
 
 # -- verifier ----------------------------------------------------------------------------------
 
-def verify(st: NormStatement, proof: NormProof | bytes) -> Verdict:
-    """Verify a norm proof against its statement. Never raises on malformed proofs."""
+def verify(st: NormStatement, proof: NormProof | bytes, threads: int = 1) -> Verdict:
+    """Verify a norm proof against its statement on `threads` worker threads (1..64; the
+    verdict does not depend on it). Never raises on malformed proofs."""
+    with worker_threads(threads):
+        return _verify(st, proof)
+
+
+def _verify(st: NormStatement, proof: NormProof | bytes) -> Verdict:
     zk = zk_params_for(st.params)
     if not isinstance(proof, NormProof):
         try:
