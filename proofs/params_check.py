@@ -366,6 +366,8 @@ def decryption_row(zk: ZkParams, bnds: ProofBounds, B: int, k_required: int) -> 
     k_plain = bfv.max_clients(B)
     k_noise = int((q // 2 - 1) // math.ceil(t * per_client + r_t * B))
     k_max = min(k_plain, k_noise)
+    if k_max != bnds.max_clients:  # the library's own figure (what the aggregator enforces)
+        raise AssertionError("ProofBounds.max_clients disagrees with the written bound")
     return {"d": None, "k": bnds.k, "log2_B_arp_noise": math.log2(bnds.arp_bound_noise),
             "e_key": e_key, "s_key": s_key, "log2_noise_inf_per_client": math.log2(per_client),
             "K_plaintext": k_plain, "K_noise": k_noise, "K_max": k_max,

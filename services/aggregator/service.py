@@ -19,7 +19,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from zkflpq.bfv import Encoder
+from zkflpq.bfv import Encoder, get_params
 from zkflpq.pq import DecodeError, SignatureError, VerifyKey, fingerprint
 from zkflpq.protocol import (
     CTX_UPDATE,
@@ -37,6 +37,7 @@ from zkflpq.protocol import (
     update_digest_from_hashes,
     update_signing_message,
 )
+from zkflpq.zk import zk_params_for
 
 from ..common.auth import (
     OpenedRequest,
@@ -58,6 +59,11 @@ log = logging.getLogger("zkflpq.aggregator")
 
 # HTTP status of each content verdict (stored with the verdict, so a retry gets the same)
 VERDICT_STATUS = {"accepted": 202, "duplicate": 409}
+
+
+def _decryptable_clients(info: RoundInfo) -> int:
+    """K_max of a round: proven updates of its size whose sum provably decrypts."""
+    return zk_params_for(get_params(info.params_name)).bounds(info.k, info.bound).max_clients
 
 
 @dataclass
@@ -251,15 +257,13 @@ class AggregatorService:
             enc = Encoder(params, body.scale, body.tau)
             enc.clip_radius(d)
             assert enc.bound is not None
-            from zkflpq.zk import zk_params_for
-
             zk_params_for(params).bounds(enc.num_chunks(d), int(enc.bound))  # no-wrap limit
         except ValueError as exc:
             raise ApiError(422, "invalid_params", str(exc)) from None
         bound = int(enc.bound)
-        if body.k_min > params.max_clients(bound):
-            raise ApiError(422, "invalid_params",
-                           f"k_min exceeds K_max = {params.max_clients(enc.bound)}")
+        k_max = zk_params_for(params).bounds(enc.num_chunks(d), bound).max_clients
+        if body.k_min > k_max:
+            raise ApiError(422, "invalid_params", f"k_min exceeds K_max = {k_max}")
         model = encode_float_vector(vec)
         deadline = time.time() + body.deadline_s if body.deadline_s else None
         try:
@@ -315,6 +319,18 @@ class AggregatorService:
             self.metrics.rounds.labels("failed").inc()
             log.warning("round failed", extra={"fields": {"round_id": round_id,
                                                          "reason": reason}})
+            return {"round_id": round_id, "state": done.state, "failure": reason,
+                    "accepted": len(rows)}
+        k_cap = _decryptable_clients(info)
+        if len(rows) > k_cap:
+            # More proven updates than the noise bound covers (proofs/security.md §2.8):
+            # the sum might not decrypt, so it is never sent to the key authority.
+            reason = (f"{len(rows)} accepted updates exceed K_max = {k_cap}, the most whose "
+                      f"sum provably decrypts at this model size")
+            done = await to_thread.run_sync(lambda: self.store.finish_round(
+                round_id, state="failed", failure=reason,
+                close_info={"accepted": len(rows), "timings": timings}))
+            self.metrics.rounds.labels("failed").inc()
             return {"round_id": round_id, "state": done.state, "failure": reason,
                     "accepted": len(rows)}
         t1 = time.perf_counter()

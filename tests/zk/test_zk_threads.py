@@ -9,8 +9,8 @@ import pytest
 
 from zkflpq.ring import Csprng, worker_threads
 from zkflpq.ring.threads import run_split, thread_count
-from zkflpq.zk import prove, verify
 from zkflpq.zk import protocol as proto
+from zkflpq.zk import prove, verify
 
 
 @pytest.mark.parametrize("name", ["n64", "n256", "default"])

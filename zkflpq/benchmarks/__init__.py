@@ -15,7 +15,28 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
-__all__ = ["machine_info", "median_time", "pin_to_one_core"]
+__all__ = ["machine_info", "median_time", "pin_to_cores", "pin_to_one_core"]
+
+
+@contextmanager
+def pin_to_cores(count: int) -> Iterator[int | None]:
+    """Pin this process to its first `count` allowed CPUs for the block (all of them if
+    fewer are allowed); yields the first (None: unsupported). Restored on exit."""
+    getter = getattr(os, "sched_getaffinity", None)
+    setter = getattr(os, "sched_setaffinity", None)
+    if getter is None or setter is None:  # pragma: no cover - not Linux
+        yield None
+        return
+    if count <= 1:
+        with pin_to_one_core() as cpu:
+            yield cpu
+        return
+    with ExitStack() as restore:
+        before = getter(0)
+        cpus = sorted(before)[:count]
+        setter(0, set(cpus))
+        restore.callback(setter, 0, before)
+        yield cpus[0]
 
 
 @contextmanager

@@ -1,4 +1,7 @@
-"""Norm-proof benchmark: prove and verify a random update of norm exactly B, one core.
+"""Norm-proof benchmark: prove and verify a random update of norm exactly B.
+
+One core by default; `--threads T` runs prove and verify on T worker threads pinned
+to T cores.
 
 Builds an integer update m with ‖m‖_2 = B exactly (B = floor(τ·scale)), encrypts it
 on the chosen parameter set, then proves and verifies `--repeat` times and reports
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import time
@@ -32,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="BFV parameter-set name (default: the 128-bit default)")
     parser.add_argument("--tau", type=float, default=5.0)
     parser.add_argument("--scale", type=float, default=float(1 << 14))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="worker threads for prove and verify, pinned to as many cores "
+                             "(default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -60,7 +67,8 @@ def exact_norm_update(d: int, bound: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv3-n4096-q81-t32-l8",
-            tau: float = 5.0, scale: float = float(1 << 14)) -> dict[str, Any]:
+            tau: float = 5.0, scale: float = float(1 << 14), threads: int = 1
+            ) -> dict[str, Any]:
     from ..bfv import encrypt_with_randomness, get_params, keygen, norm_bound
     from ..bfv.codec import ciphertext_size
     from ..zk import NormStatement, proof_context, prove, verify
@@ -91,14 +99,14 @@ def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv3-n4096-q81
     try:
         for _ in range(repeat):
             t0 = time.perf_counter()
-            proof = prove(st, m, rand)
+            proof = prove(st, m, rand, threads=threads)
             prove_t.append(time.perf_counter() - t0)
             data = proof.to_bytes()
             sizes.append(len(data))
             # Σ-repetitions = challenges the proof carries (v3: one Challenge object).
             challenges.append(1 if isinstance(proof.c, Challenge) else len(proof.c))
             t0 = time.perf_counter()
-            verdict = verify(st, data)
+            verdict = verify(st, data, threads=threads)
             verify_t.append(time.perf_counter() - t0)
             accepted.append(verdict.accepted)
     finally:
@@ -116,7 +124,7 @@ def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv3-n4096-q81
         "bytes_per_param": proof_bytes / dim,
         "ciphertext_bytes_per_param": ciphertext_size(params, len(ct)) / dim,
         "sigma_repetitions": max(challenges),
-        "threads": 1,  # prove and verify run on one thread (pinned to one core)
+        "threads": threads,
         # Each proof runs two rejection loops (JL, Σ); restarts = rejected attempts.
         "repetitions": (calls["n"] - calls["accepted"]) / max(1, repeat),
         "accepted": all(accepted),
@@ -125,14 +133,17 @@ def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv3-n4096-q81
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import machine_info, pin_to_one_core
+    from . import machine_info, pin_to_cores
 
-    if args.dim < 1 or args.repeat < 1:
-        raise SystemExit("--dim and --repeat must be positive")
-    with pin_to_one_core() as cpu:
-        measure(min(args.dim, 4096), 1, args.params, args.tau, args.scale)  # warm-up (JIT)
-        res = measure(args.dim, args.repeat, args.params, args.tau, args.scale)
+    if args.dim < 1 or args.repeat < 1 or not 1 <= args.threads <= 64:
+        raise SystemExit("--dim and --repeat must be positive, --threads in 1..64")
+    with pin_to_cores(args.threads) as cpu:
+        # warm-up (JIT)
+        measure(min(args.dim, 4096), 1, args.params, args.tau, args.scale, args.threads)
+        res = measure(args.dim, args.repeat, args.params, args.tau, args.scale, args.threads)
         res["machine"] = machine_info(cpu)
+        res["machine"]["cores"] = len(os.sched_getaffinity(0)) if hasattr(
+            os, "sched_getaffinity") else None
     if args.json:
         print(json.dumps(res, sort_keys=True))
     else:

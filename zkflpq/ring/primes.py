@@ -4,6 +4,7 @@ the BFV modulus (X^N + 1 has only l factors, so short elements are units)."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 __all__ = ["is_prime", "multiplicative_order", "ntt_primes", "primitive_2n_root",
@@ -37,6 +38,7 @@ def is_prime(n: int) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=256)
 def ntt_primes(n: int, bits: int, count: int, exclude: tuple[int, ...] = ()) -> tuple[int, ...]:
     """The `count` largest primes p < 2^bits with p ≡ 1 (mod 2n), descending.
 

@@ -94,8 +94,10 @@ def jl_project(seed: bytes, label: bytes, w: np.ndarray) -> np.ndarray:
     return sum((parts[lo] for lo in sorted(parts)), np.zeros(JL_ROWS, dtype=np.int64))
 
 
-def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray) -> np.ndarray:
-    """Σ_j γ_{r,j}·Π_j per repetition r, for γ of shape (ρ, 256) in [0, 2^32).
+def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray,
+               first: int = 0) -> np.ndarray:
+    """Σ_j γ_{r,j}·Π_j per repetition r, for γ of shape (ρ, 256) in [0, 2^32), over the
+    column blocks first .. first + blocks − 1 of Π.
 
     Returns (ρ, blocks, N) int64, exact (|value| < 256·2^32 = 2^40). The product runs
     in single-threaded float32 BLAS on 16-bit halves of γ: every partial sum is below
@@ -112,7 +114,7 @@ def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray
 
     def combine(lo: int, hi: int) -> None:
         dense = np.empty((JL_ROWS, cols), dtype=np.float32)
-        stream = _block_stream(seed, label, n, lo)
+        stream = _block_stream(seed, label, n, first + lo)
         for b in range(lo, hi):
             bits = next(stream)
             # Column slabs of 256 × 1024 float32 (1 MiB) stay in cache between the decode

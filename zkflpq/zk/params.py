@@ -29,7 +29,8 @@ TAIL_R = math.sqrt(2 * (SECURITY_BITS + 1) * math.log(2))  # ≈ 13.37
 GHL_JL_FACTOR = math.sqrt(337)  # ‖Π·w‖ ≤ √337·‖w‖ except w.p. < 2^-128 (GHL22)
 # What the JL responses guarantee about the committed (m, a), (u, e1, e2): B_arp = T_jl/1.8088.
 # The published modular JL lemma (√26) is for Π·w; the verifier sees ȳ + Π·w with a committed,
-# unbounded ȳ, and the reduction in proofs/security.md (Lemma S) gives 2/√13.087 instead.
+# unbounded ȳ. proofs/security.md §2.6 (Lemma J, a worst-case bound over all w and shifts,
+# evaluated by params_check) shows Pr[‖ȳ + Π·w‖ < (√13.087/2)·‖w‖] ≤ 2^-143 per projection.
 JL_SOUND_FACTOR = math.sqrt(13.087) / 2
 NORM_SLACK = 1.3  # ‖z_b‖ ≤ 1.3·σ_b·√n_b for the main blocks (Banaszczyk tail)
 JL_NORM_SLACK = 1.5  # for the 256-entry JL responses
@@ -263,7 +264,7 @@ class ProofBounds:
         # R_N: b_j·z_u and a·z_u (one product per output polynomial).
         ring_n = n * half_q * zi["u"]
         short = max(zi["m"], zi["e1"], zi["u"], zi["e2"])
-        blocks = (self.k + 2 * self.groups) * zk.views
+        blocks = (2 * self.k + 2 * self.groups) * zk.views  # m views, then u, e1, e2 views
         ring_d = max(
             zk.ell * d * half_q * zi["r"],  # A0·z_r, <b_x, z_r>
             blocks * d * (JL_ROWS << 32) * short,  # Σ_b α_b·z_b, |α| < 2^40
@@ -310,6 +311,19 @@ class ProofBounds:
     @property
     def arp_bound_noise(self) -> float:
         return self.jl_norm_bound["e"] / JL_SOUND_FACTOR
+
+    @cached_property
+    def max_clients(self) -> int:
+        """K_max: the largest number of proven updates of this size whose sum always
+        decrypts (proofs/security.md §2.8). Chunk j of the sum has noise
+        V = Σ_clients (e1 − e_j·u + s_j·e2), ‖V‖∞ ≤ K·B_arp_noise·(1 + ‖e_j‖ + ‖s_j‖) with
+        ‖e_j‖ ≤ error_norm_bound(N) (A-key) and ‖s_j‖ ≤ √N; rounding is exact iff
+        t·‖V‖∞ + (q mod t)·K·B < q/2, and the plaintext does not wrap iff K·B < t/2."""
+        bfv = self.zk.bfv
+        q, t = bfv.q, bfv.t
+        per_client = self.arp_bound_noise * (1 + bfv.error_norm_bound(bfv.n) + math.sqrt(bfv.n))
+        k_noise = (q // 2 - 1) // math.ceil(t * per_client + (q % t) * self.bound)
+        return int(min(bfv.max_clients(self.bound), k_noise))
 
 
 _CACHE: dict[str, ZkParams] = {}

@@ -183,10 +183,17 @@ def _pk_hat(ctx: _Ctx, pk: PublicKey) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Relation:
-    """μ_r, γ_r, β_r and the linear maps L_r once the JL responses are fixed."""
+    """μ_r, γ_r, β_r and the linear maps L_r once the JL responses are fixed.
+
+    α_{r,b} = Σ_j γ_{r,j}·Π_{j,b} over the short column blocks b (m views, then u, e1,
+    e2 views) is needed in the product domain. The prover keeps it (`keep=True`: L_r(s)
+    and L_r(y) for every Σ-attempt); the verifier needs one L_r(z) and streams it slab by
+    slab, never holding all ρ·blocks·M·d of it (≈ 190 MB at d = 2^20)."""
+
+    SLAB = 64  # column blocks per streamed slab
 
     def __init__(self, ctx: _Ctx, k: int, T: Transcript, seed_jl: bytes,
-                 z_jm: np.ndarray, z_je: np.ndarray) -> None:
+                 z_jm: np.ndarray, z_je: np.ndarray, keep: bool = True) -> None:
         zk = ctx.zk
         self.ctx = ctx
         q = zk.bfv.q
@@ -199,19 +206,36 @@ class _Relation:
                      for r in range(zk.rho)]
         d, s = zk.d, zk.views
         g = zk.bfv.groups(k)
-        # Column blocks (subring elements) in JL order: m views, a | u, e1, e2 views.
-        alpha_m = jl_combine(seed_jl, b"m", k * s + 1, d, gamma[:, :JL_ROWS])
-        alpha_e = jl_combine(seed_jl, b"e", (2 * g + k) * s, d, gamma[:, JL_ROWS:])
-        ES, ES2 = ctx.ES, ctx.ES2
-        short = np.concatenate([alpha_m[:, :-1], alpha_e], axis=1)  # (ρ, blocks, d)
-        self.alpha_hat = np.empty(short.shape[:2] + (len(ES.aux_primes), d), dtype=np.uint32)
-        for r in range(zk.rho):  # one relation at a time: small int64 temporaries
-            self.alpha_hat[r] = RingContext.sigma_ntt(ES.from_int(short[r]))
-        self.alpha_a_hat = RingContext.sigma_ntt(ES2.from_int(alpha_m[:, -1]))  # (ρ, M2, d)
+        self.seed_jl, self.gamma = seed_jl, gamma
+        self.m_blocks = k * s  # the a block follows them in the "m" stream
+        self.blocks = k * s + (2 * g + k) * s
+        ES2 = ctx.ES2
+        alpha_a = jl_combine(seed_jl, b"m", 1, d, gamma[:, :JL_ROWS], first=self.m_blocks)
+        self.alpha_a_hat = RingContext.sigma_ntt(ES2.from_int(alpha_a[:, 0]))  # (ρ, M2, d)
         g_jl = np.zeros((zk.rho, zk.jl_polys * d), dtype=np.int64)
         g_jl[:, : 2 * JL_ROWS] = gamma
         self.gamma_jl_hat = RingContext.sigma_ntt(
             ES2.from_int(g_jl.reshape(zk.rho, zk.jl_polys, d)))
+        self.alpha_hat = self._alpha_hat(0, self.blocks) if keep else None
+
+    def _alpha_hat(self, lo: int, hi: int) -> np.ndarray:
+        """σ(α_{r,b}) in the ES product domain for short blocks lo ≤ b < hi: (ρ, hi−lo, M, d)
+        uint32 (residues < 2^31), transformed one relation at a time."""
+        ctx, zk = self.ctx, self.ctx.zk
+        ES, d, mb = ctx.ES, zk.d, self.m_blocks
+        parts = []
+        if lo < mb:
+            parts.append(jl_combine(self.seed_jl, b"m", min(hi, mb) - lo, d,
+                                    self.gamma[:, :JL_ROWS], first=lo))
+        if hi > mb:
+            e_lo = max(lo, mb) - mb
+            parts.append(jl_combine(self.seed_jl, b"e", hi - mb - e_lo, d,
+                                    self.gamma[:, JL_ROWS:], first=e_lo))
+        alpha = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        out = np.empty((zk.rho, hi - lo, len(ES.aux_primes), d), dtype=np.uint32)
+        for r in range(zk.rho):
+            out[r] = RingContext.sigma_ntt(ES.from_int(alpha[r]))
+        return out
 
     def linear(self, short_hat: np.ndarray, a_res: np.ndarray, jl_res: np.ndarray
                ) -> np.ndarray:
@@ -220,12 +244,20 @@ class _Relation:
         (uniform for masks and responses) and go through the squares engine."""
         ctx = self.ctx
         ES, ES2 = ctx.ES, ctx.ES2
-        part = ctx.to_q(ES, ES.multiply_accumulate(self.alpha_hat, short_hat))
+        if self.alpha_hat is not None:
+            acc = ES.multiply_accumulate(self.alpha_hat, short_hat)
+        else:
+            acc = None
+            for lo in range(0, self.blocks, self.SLAB):
+                hi = min(self.blocks, lo + self.SLAB)
+                part = ES.multiply_accumulate(self._alpha_hat(lo, hi), short_hat[lo:hi])
+                acc = part if acc is None else ES.add(acc, part)
+        part_q = ctx.to_q(ES, acc)
         a_hat = ctx.lift(ES2, a_res)
         jl_hat = ctx.lift(ES2, jl_res)
         other = ES2.add(ES2.mul(self.alpha_a_hat, a_hat[None]),
                         ES2.multiply_accumulate(self.gamma_jl_hat, jl_hat))
-        return ctx.RS.add(part, ctx.to_q(ES2, other))
+        return ctx.RS.add(part_q, ctx.to_q(ES2, other))
 
 
 def _quadratic(ctx: _Ctx, x_hat: np.ndarray, y_hat: np.ndarray, xa: np.ndarray,
@@ -529,7 +561,7 @@ def _challenge_recomputes(st: NormStatement, p: NormProof, ctx: _Ctx) -> bool:
     seed_jl = T.squeeze(b"jl-seed", 32)
     T.absorb_array(b"z-jm", p.z_jm)
     T.absorb_array(b"z-je", p.z_je)
-    rel = _Relation(ctx, st.k, T, seed_jl, p.z_jm, p.z_je)
+    rel = _Relation(ctx, st.k, T, seed_jl, p.z_jm, p.z_je, keep=False)
     T.absorb_residues(b"h", p.h)
 
     c = p.c
