@@ -216,7 +216,13 @@ class _Relation:
         g_jl[:, : 2 * JL_ROWS] = gamma
         self.gamma_jl_hat = RingContext.sigma_ntt(
             ES2.from_int(g_jl.reshape(zk.rho, zk.jl_polys, d)))
-        self.alpha_hat = self._alpha_hat(0, self.blocks) if keep else None
+        self.alpha_hat: np.ndarray | None = None
+        if keep:  # built slab by slab: the int64 temporaries stay cache-sized
+            self.alpha_hat = np.empty((zk.rho, self.blocks, len(ctx.ES.aux_primes), d),
+                                      dtype=np.uint32)
+            for lo in range(0, self.blocks, self.SLAB):
+                hi = min(self.blocks, lo + self.SLAB)
+                self.alpha_hat[:, lo:hi] = self._alpha_hat(lo, hi)
 
     def _alpha_hat(self, lo: int, hi: int) -> np.ndarray:
         """σ(α_{r,b}) in the ES product domain for short blocks lo ≤ b < hi: (ρ, hi−lo, M, d)
