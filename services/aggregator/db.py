@@ -392,6 +392,15 @@ class Store:
                 AcceptedRow.round_id == round_id, AcceptedRow.client_id == client_id)
             ).first() is not None
 
+    def verified_rejections(self, round_id: int, client_id: str) -> int:
+        """Submissions of this client in this round that the verifier rejected (proof
+        verification ran: verify_ms is set) — what bounds a client's verification cost."""
+        with self.Session() as s:
+            return len(s.scalars(select(SubmissionRow.id).where(
+                SubmissionRow.round_id == round_id, SubmissionRow.client_id == client_id,
+                SubmissionRow.status == "rejected", SubmissionRow.verify_ms.is_not(None))
+            ).all())
+
     def claim(self, *, idem_key: str, digest: str, round_id: int, client_id: str, nonce: str,
               ct_bytes: int, proof_bytes: int, instance_id: str) -> ClaimResult:
         """Insert the pending submission row and the nonce in one transaction."""

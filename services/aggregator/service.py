@@ -517,6 +517,13 @@ class AggregatorService:
                 return await self._replay_verdict(request, idem, claim.existing or {})
             raise await refuse(422, "replay", "nonce already used")
 
+        rejected = await to_thread.run_sync(self.store.verified_rejections, round_id, client_id)
+        if rejected >= self.settings.max_rejected_per_client:
+            # A well-formed garbage proof costs a full verification: bound what one
+            # enrolled client can make the aggregator spend per round.
+            raise await refuse(403, "attempts_exhausted",
+                               f"{rejected} proofs of this client were rejected in round "
+                               f"{round_id} (limit {self.settings.max_rejected_per_client})")
         assert self.pool is not None
         if not self.pool.try_acquire():
             self.metrics.rejected_429.inc()

@@ -95,6 +95,10 @@ class AggregatorSettings(ServiceSettings):
         description="fault injection for drills and tests: extra seconds every verification "
                     "holds its worker slot (default 0)")
     max_proof_bytes: int = 64 * 1024 * 1024
+    max_rejected_per_client: int = Field(
+        default=5, ge=1, le=1_000_000,
+        description="proofs of one client the verifier may reject in one round; further "
+                    "uploads of that client in that round are refused before verification")
 
 
 class KeyAuthoritySettings(ServiceSettings):

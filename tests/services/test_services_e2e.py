@@ -461,3 +461,22 @@ def test_never_a_500_and_token_never_logged(dep: Any) -> None:
         for line in text.splitlines():
             if line.startswith("{"):
                 json.loads(line)  # structured: every line is one JSON object
+
+
+def test_rejected_proofs_per_client_and_round_are_capped(dep: Any, clients: Any) -> None:
+    """A well-formed garbage proof costs a full verification: after
+    max_rejected_per_client (5) verified rejections in a round, the client's further
+    uploads in that round are refused before the verifier runs; other clients and the
+    client's next round are unaffected."""
+    cfg = open_round(dep, seed=11)
+    c = clients.new()
+    for seed in range(5):
+        ct, proof, _ = update_for(c, cfg, seed=100 + seed, norm=40.0, forged=True)
+        res = c.submit(cfg["round_id"], ct, proof)
+        assert res.status == 422 and res.reason == "proof_invalid", seed
+    ct, proof, _ = update_for(c, cfg, seed=200)  # even an honest one: the budget is spent
+    res = c.submit(cfg["round_id"], ct, proof)
+    assert res.status == 403 and res.reason == "attempts_exhausted"
+    other = clients.new()
+    ct, proof, _ = update_for(other, cfg, seed=201)
+    assert other.submit(cfg["round_id"], ct, proof).status == 202

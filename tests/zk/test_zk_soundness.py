@@ -225,7 +225,8 @@ def test_prove_checked_with_patched_four_squares_still_produces_nothing(over_bou
     B² − ‖m‖²: the prover's internal consistency check (ct(h) = 0) stops it."""
     st, m, rand = over_bound
     real = four_squares
-    monkeypatch.setattr(protocol, "four_squares", lambda n: real(abs(n)) if n < 0 else real(n))
+    monkeypatch.setattr(protocol, "four_squares",
+                        lambda n, rng=None: real(abs(n), rng) if n < 0 else real(n, rng))
     with pytest.raises(AssertionError, match="constant term"):
         protocol._prove_checked(st, protocol._Ctx.of(st), Csprng(), _secret(m, rand), norm2(m))
 
