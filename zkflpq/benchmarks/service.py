@@ -177,7 +177,7 @@ def measure(args: argparse.Namespace, progress: Any = None) -> dict[str, Any]:
         "prove_wall_s": round(prove_wall, 1),
         "close_s": round(close_s, 3), "close_state": closed.get("state"),
         "n_summed": closed.get("n_summed"),
-        "target_accepted_per_s": 4.0,
+        "target_accepted_per_s": 10.0,
         "loadavg_1min": [round(load_before, 2), round(load_after, 2)],
     }
 

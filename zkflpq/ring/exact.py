@@ -168,7 +168,7 @@ class ExactProducts:
         lazy = _lazy(basis.primes, self.aux_primes)
         run_split(lambda lo, hi: _convert_kernel(flat[lo:hi], src.p, src.qsi, src.inv, dst[0],
                                                  dst[1], dst[2], dst[3], lazy, out[lo:hi]),
-                  flat.shape[0])
+                  flat.shape[0], minimum=max(1, (1 << 15) // n))
         return self.aux.ntt(out.reshape(a.shape[:-2] + out.shape[1:]))
 
     # -- arithmetic in the product domain ------------------------------------------------
@@ -199,7 +199,7 @@ class ExactProducts:
         lazy = _lazy(self.aux_primes, basis.primes)
         run_split(lambda lo, hi: _convert_kernel(flat[lo:hi], aux.p, aux.qsi, aux.inv, dst[0],
                                                  dst[1], dst[2], dst[3], lazy, out[lo:hi]),
-                  flat.shape[0])
+                  flat.shape[0], minimum=max(1, (1 << 15) // n))
         return out.reshape(x.shape[:-2] + (basis.size, n))
 
     def to_int(self, a_hat: np.ndarray) -> np.ndarray:

@@ -239,6 +239,12 @@ def _pointwise_kernel(a, b, out, p):
                 out[k, l, j] = r
 
 
+def _rows_per_thread(row_size: int) -> int:
+    """Rows of `row_size` values a thread must get for a split to pay for the hand-off
+    (≈ 2^17 values, some tens of microseconds of work)."""
+    return max(1, (1 << 17) // max(1, row_size))
+
+
 def _as_batch(a: np.ndarray, L: int, n: int) -> np.ndarray:
     if a.shape[-2:] != (L, n):
         raise ValueError(f"expected trailing shape ({L}, {n}), got {a.shape}")
@@ -252,7 +258,8 @@ def ntt_forward(a: np.ndarray, tables: NttTables) -> np.ndarray:
     L, n = len(tables.primes), tables.n
     sb, ob = _as_batch(src, L, n), _as_batch(out, L, n)
     run_split(lambda lo, hi: _forward_kernel(sb[lo:hi], ob[lo:hi], tables.psi,
-                                             tables.psi_shoup, tables.p), sb.shape[0])
+                                             tables.psi_shoup, tables.p), sb.shape[0],
+              minimum=_rows_per_thread(L * n))
     return out
 
 
@@ -264,7 +271,8 @@ def ntt_inverse(a: np.ndarray, tables: NttTables) -> np.ndarray:
     sb, ob = _as_batch(src, L, n), _as_batch(out, L, n)
     run_split(lambda lo, hi: _inverse_kernel(sb[lo:hi], ob[lo:hi], tables.psi_inv,
                                              tables.psi_inv_shoup, tables.n_inv,
-                                             tables.n_inv_shoup, tables.p), sb.shape[0])
+                                             tables.n_inv_shoup, tables.p), sb.shape[0],
+              minimum=_rows_per_thread(L * n))
     return out
 
 
@@ -277,7 +285,8 @@ def pointwise_mul(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.ndarray
     b = np.ascontiguousarray(b, dtype=np.int64).reshape(-1, L, n)
     out = np.empty_like(a)
     p = tables.p.astype(np.int64)
-    run_split(lambda lo, hi: _pointwise_kernel(a[lo:hi], b[lo:hi], out[lo:hi], p), a.shape[0])
+    run_split(lambda lo, hi: _pointwise_kernel(a[lo:hi], b[lo:hi], out[lo:hi], p), a.shape[0],
+              minimum=_rows_per_thread(L * n))
     return out.reshape(shape)
 
 
@@ -327,5 +336,6 @@ def multiply_accumulate(a: np.ndarray, b: np.ndarray, tables: NttTables) -> np.n
     b = np.ascontiguousarray(b, dtype=np.uint32)
     p = tables.p.astype(np.int64)
     chunk = max(1, chunk)
-    run_split(lambda lo, hi: _mac_kernel(a, b, out, p, chunk, lo, hi), n, minimum=64)
+    run_split(lambda lo, hi: _mac_kernel(a, b, out, p, chunk, lo, hi), n,
+              minimum=max(64, _rows_per_thread(a.shape[0] * a.shape[1] * L)))
     return out

@@ -76,7 +76,7 @@ def mul_sparse_ternary_int(a: np.ndarray, positions: np.ndarray, signs: np.ndarr
     out = np.zeros_like(flat)
     pos, sgn = np.asarray(positions, np.int64), np.asarray(signs, np.int64)
     run_split(lambda lo, hi: _sparse_ternary_int(flat[lo:hi], pos, sgn, out[lo:hi]),
-              flat.shape[0])
+              flat.shape[0], minimum=max(1, (1 << 12) // max(1, pos.shape[0])))
     return out.reshape(shape)
 
 
@@ -231,7 +231,7 @@ class RingContext:
         out = np.zeros_like(flat)
         pos, sgn = np.asarray(positions, np.int64), np.asarray(signs, np.int64)
         run_split(lambda lo, hi: _sparse_ternary_int(flat[lo:hi], pos, sgn, out[lo:hi]),
-                  flat.shape[0])
+                  flat.shape[0], minimum=max(1, (1 << 12) // max(1, pos.shape[0])))
         return out.reshape(a.shape) % self.p
 
     def ct(self, a: np.ndarray) -> np.ndarray:

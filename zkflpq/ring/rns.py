@@ -66,7 +66,7 @@ class RnsBasis:
         flat = x.reshape(-1, x.shape[-1])
         out = np.empty((flat.shape[0], self.size, x.shape[-1]), dtype=np.int64)
         run_split(lambda lo, hi: _reduce_kernel(flat[lo:hi], self.p, out[lo:hi]),
-                  flat.shape[0])
+                  flat.shape[0], minimum=max(1, (1 << 16) // max(1, flat.shape[1])))
         return out.reshape(x.shape[:-1] + (self.size, x.shape[-1]))
 
     def reduce_int(self, value: int) -> np.ndarray:

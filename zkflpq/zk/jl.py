@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..ring import Csprng
 from ..ring.threads import run_split
@@ -19,6 +19,14 @@ __all__ = ["JL_ROWS", "jl_project", "jl_combine", "jl_matrix_dense"]
 
 JL_ROWS = 256
 _COMBINE_COLS = 1024  # columns per decoded slab in jl_combine
+_BLAS: ThreadpoolController | None = None  # scanned once: a scan costs ≈ 2 ms per call
+
+
+def _one_blas_thread():
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _entry_table() -> np.ndarray:
@@ -124,7 +132,7 @@ def jl_combine(seed: bytes, label: bytes, blocks: int, n: int, gamma: np.ndarray
                 part = (halves @ dense).astype(np.int64)
                 out[:, b, c: c + cols] = (part[:rho] << 16) + part[rho:]
 
-    with threadpool_limits(1, user_api="blas"):
+    with _one_blas_thread():
         run_split(combine, blocks, minimum=8)
     return out
 
