@@ -1,4 +1,5 @@
-"""Ring layer: NTT-friendly primes, RNS, negacyclic NTT, automorphisms, samplers.
+"""Ring layer: partially splitting and NTT-friendly primes, RNS, negacyclic NTT, exact
+products through auxiliary NTT primes (`exact`), automorphisms, samplers, worker threads.
 
 Everything above (BFV, the norm proof) works on arrays of shape (..., L, N):
 one row of residues per prime of q = p_1···p_L.

@@ -1,9 +1,10 @@
 """Zero-knowledge proof that BFV ciphertexts encrypt an update of L2 norm ≤ B.
 
-LNP22-style commit-and-prove (see shared spec zk-norm-proof.md and proofs/):
-the BFV ciphertext is the Ajtai commitment to (u, e1, e2, m), a JL projection
-rules out wrap-around, and an exact quadratic relation proves
-‖m‖² + ‖a‖² = B² with a four-square completion a.
+LNP22-style commit-and-prove, version 3 (proofs/protocol.md, proofs/security.md): the
+multi-message BFV ciphertext is the Ajtai commitment to (u, e1, e2, m), a JL projection
+rules out wrap-around, and an exact quadratic relation proves ‖m‖² + ‖a‖² = B² with a
+four-square completion a. One Σ-repetition over the subring R_d: q's primes are ≡ 5 mod 8,
+so challenge differences are units.
 """
 
 from .api import CONTEXT_VERSION, encrypt_and_prove, proof_context
