@@ -253,11 +253,12 @@ class _Relation:
         if self.alpha_hat is not None:
             acc = ES.multiply_accumulate(self.alpha_hat, short_hat)
         else:
-            acc = None
-            for lo in range(0, self.blocks, self.SLAB):
+            first = min(self.blocks, self.SLAB)
+            acc = ES.multiply_accumulate(self._alpha_hat(0, first), short_hat[:first])
+            for lo in range(first, self.blocks, self.SLAB):
                 hi = min(self.blocks, lo + self.SLAB)
-                part = ES.multiply_accumulate(self._alpha_hat(lo, hi), short_hat[lo:hi])
-                acc = part if acc is None else ES.add(acc, part)
+                acc = ES.add(acc, ES.multiply_accumulate(self._alpha_hat(lo, hi),
+                                                         short_hat[lo:hi]))
         part_q = ctx.to_q(ES, acc)
         a_hat = ctx.lift(ES2, a_res)
         jl_hat = ctx.lift(ES2, jl_res)
