@@ -255,6 +255,12 @@ def encrypt_deterministic(pk: PublicKey, m: np.ndarray,
                  (randomness.u, randomness.e1, randomness.e2))
     if u.shape != (g, params.n) or e2.shape != (g, params.n) or e1.shape != m.shape:
         raise ValueError("randomness shapes do not match the plaintext's chunk groups")
+    if u.size and np.abs(u).max() > 1:
+        # The product engine is sized for "uniform × ternary": a larger u would overflow
+        # its capacity and give a wrong ciphertext instead of an error.
+        raise ValueError("u must be ternary")
+    if max(np.abs(e1).max(initial=0), np.abs(e2).max(initial=0)) >= 1 << 52:
+        raise ValueError("errors must stay below 2^52 in magnitude")
     ep = products_of(params)
     u_hat = ep.from_int(u)  # (g, M, N)
     comp = np.arange(k) % params.components
