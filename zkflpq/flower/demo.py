@@ -22,8 +22,12 @@ __all__ = ["build_apps", "main", "run"]
 
 
 def _task(args: argparse.Namespace) -> dict[str, Any]:
-    from zkflpq.fl.data import dirichlet_split, make_synthetic_medical, standardize, \
-        train_test_split
+    from zkflpq.fl.data import (
+        dirichlet_split,
+        make_synthetic_medical,
+        standardize,
+        train_test_split,
+    )
 
     ds = make_synthetic_medical(args.samples, args.features, 4, seed=args.seed)
     train, test = train_test_split(ds, seed=args.seed)
@@ -94,7 +98,7 @@ def build_apps(args: argparse.Namespace, key_dir: Path, log: list[dict[str, Any]
                        min_available_nodes=args.clients, min_train_nodes=args.clients)
         strategy: Any = inner
         if args.mode == "zkflpq":
-            from zkflpq.flower import InProcessKeyAuthority, ZkflpqStrategy
+            from zkflpq.flower import ZkflpqStrategy
 
             strategy = ZkflpqStrategy(inner, _KA[0], k_min=args.k_min, tau=args.tau,
                                       scale=args.scale, workers=args.workers)
