@@ -11,7 +11,6 @@ import pytest
 flwr = pytest.importorskip("flwr")
 
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict  # noqa: E402
-from flwr.app import RecordDict as _RD  # noqa: E402,F401
 from flwr.serverapp.strategy import FedAvg  # noqa: E402
 
 from zkflpq.bfv import INSECURE_N64  # noqa: E402
