@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["build_apps", "main", "run"]
+__all__ = ["add_arguments", "build_apps", "main", "run", "run_and_print"]
 
 
 def _task(args: argparse.Namespace) -> dict[str, Any]:
@@ -171,8 +171,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "total_s": round(total, 1)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zkflpq.flower.demo")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The demo's options (shared by ``python -m zkflpq.flower.demo`` and
+    ``zkflpq flower-demo``)."""
     p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=["zkflpq", "fedavg"], default="zkflpq")
     p.add_argument("--rounds", type=int, default=5)
@@ -189,7 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--k-min", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m zkflpq.flower.demo")
+    add_arguments(p)
+    return run_and_print(p.parse_args(argv))
+
+
+def run_and_print(args: argparse.Namespace) -> int:
     result = run(args)
     if args.json:
         print(json.dumps(result))
