@@ -1,5 +1,6 @@
 """Flower integration (zkflpq.flower) on the INSECURE_N64 set: mod ↔ strategy driven
-directly with Flower Messages (no Ray), plus one run_simulation test."""
+directly with Flower Messages (no Ray). The run_simulation test of the example app, the
+default-set round are in test_flower_app.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import pytest
 
 flwr = pytest.importorskip("flwr")
 
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict  # noqa: E402
+from flwr.app import (  # noqa: E402
+    Array,
+    ArrayRecord,
+    ConfigRecord,
+    Context,
+    Error,
+    Message,
+    MetricRecord,
+    RecordDict,
+)
 from flwr.serverapp.strategy import FedAvg  # noqa: E402
 
 from zkflpq.bfv import INSECURE_N64  # noqa: E402
@@ -238,3 +248,30 @@ def test_refuses_to_decrypt_below_k_min(ka, keys):
     finally:
         del ka.decrypt
     assert arrays is None and calls == [] and s.history[1].refusal.startswith("too_few")
+
+
+def _dropped(m: Message) -> Message:
+    # What Flower's runtime puts in place of a node that went away mid-round.
+    return Message(Error(code=2, reason="node disconnected"), reply_to=m)
+
+
+def test_dropout_mid_round_does_not_stall(ka, keys):
+    s = make_strategy(ka, k_min=3)
+    msgs = train_messages(s, 1, global_arrays(8), 5)
+    replies = [client_reply(m, keys[i], ka, honest_update(i, 1)) if i < 3 else _dropped(m)
+               for i, m in enumerate(msgs)]
+    arrays, metrics = s.aggregate_train(1, replies)
+    out = s.history[1]
+    assert out.decrypted and sorted(out.accepted) == [1, 2, 3] and sorted(out.dropped) == [4, 5]
+    assert arrays is not None and metrics["zkflpq-dropped"] == 2
+
+
+def test_dropouts_below_k_min_refuse_and_keep_the_model(ka, keys):
+    s = make_strategy(ka, k_min=3)
+    msgs = train_messages(s, 1, global_arrays(9), 5)
+    replies = [client_reply(m, keys[i], ka, honest_update(i, 1)) if i < 2 else _dropped(m)
+               for i, m in enumerate(msgs)]
+    arrays, _ = s.aggregate_train(1, replies)
+    out = s.history[1]
+    assert arrays is None and not out.decrypted and len(out.dropped) == 3
+    assert out.refusal.startswith("too_few")
