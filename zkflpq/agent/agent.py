@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from zkflpq.protocol import PROTOCOL_VERSION
+from zkflpq.client_pipeline import prepare_update
 
 from .transport import AggregatorClient, SubmissionResult
 
@@ -93,9 +93,6 @@ class ClientAgent:
                         transient=True)
 
     def run_round(self, round_config: dict[str, Any] | None = None) -> RoundReport:
-        from zkflpq import zk
-        from zkflpq.fl import clip_l2
-
         c = self.client
         params = c.params()
         cfg = round_config or c.current_round()
@@ -126,16 +123,16 @@ class ClientAgent:
                 return self._skip(round_id, "deadline_passed", timings)
             if update.shape != model.shape:
                 raise ValueError(f"train_fn returned {update.shape}, model is {model.shape}")
-            norm = float(np.linalg.norm(update.astype(np.float64)))
-            if self.clip:
-                update, _ = clip_l2(update, tau)
-            clipped = float(np.linalg.norm(update.astype(np.float64)))
-
             phase("quantise, encrypt, prove")
-            context = zk.proof_context(PROTOCOL_VERSION, params.aggregator_id, round_id,
-                                       c.client_id or "")
-            ct, proof, crypto_t = self.build(params.bfv_pk, update, tau, scale, context)
-            timings.update(crypto_t)
+            # clip → quantise → encrypt → prove: the transport-free pipeline, shared with
+            # the Flower mod (zkflpq.flower.mod).
+            prepared = prepare_update(params.bfv_pk, update, tau=tau, scale=scale,
+                                      aggregator_id=params.aggregator_id, round_id=round_id,
+                                      client_id=c.client_id or "", clip=self.clip,
+                                      build=self.build)
+            ct, proof = prepared.ciphertexts, prepared.proof
+            norm, clipped = prepared.update_norm, prepared.clipped_norm
+            timings.update(prepared.timings)
 
             phase("sign, seal, submit")
             t = time.perf_counter()

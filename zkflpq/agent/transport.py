@@ -22,10 +22,10 @@ import httpx
 import numpy as np
 
 from zkflpq.bfv import BfvParams, PublicKey, decode_public_key, get_params
+from zkflpq.client_pipeline import sign_update
 from zkflpq.pq import KemAlgorithm, KemPublicKey, SignatureError, SigningKey, VerifyKey
 from zkflpq.protocol import (
     CTX_BFV_KEY,
-    CTX_UPDATE,
     HEADER_SEALED,
     HEADER_SENDER,
     HEADER_TIMESTAMP,
@@ -36,13 +36,9 @@ from zkflpq.protocol import (
     bfv_key_message,
     decode_envelope,
     decode_float_vector,
-    encode_envelope,
-    new_nonce,
     now,
     seal_request,
     signed_request_envelope,
-    update_digest,
-    update_signing_message,
 )
 
 __all__ = ["AggregatorClient", "ProtocolError", "RetryPolicy", "ServerParams",
@@ -344,16 +340,11 @@ class AggregatorClient:
             raise ProtocolError(0, "k_min_too_low",
                                 f"round {round_id} has K_min = {k_min}; this client requires "
                                 f"at least {self.min_k_min} clients in every decrypted sum")
-        ts = now() if timestamp is None else timestamp
-        nonce = nonce or new_nonce()
-        digest = update_digest(ciphertexts, proof)
-        sig = self.signing_key.sign(update_signing_message(
-            self._cid(), round_id, digest, ts, nonce, aggregator_id=p.aggregator_id,
-            deployment=p.key_authority_vk.fingerprint(), k_min=k_min), CTX_UPDATE)
-        return encode_envelope({"client_id": self._cid(), "round_id": round_id,
-                                "timestamp": ts, "nonce": nonce, "digest": digest.hex(),
-                                "k_min": k_min},
-                               {"ciphertexts": ciphertexts, "proof": proof, "signature": sig})
+        # The signing itself is the transport-free pipeline's (shared with the Flower mod).
+        return sign_update(self.signing_key, round_id=round_id, ciphertexts=ciphertexts,
+                           proof=proof, aggregator_id=p.aggregator_id,
+                           deployment=p.key_authority_vk.fingerprint(), k_min=k_min,
+                           client_id=self._cid(), timestamp=timestamp, nonce=nonce)
 
     def submit_envelope(self, round_id: int, envelope: bytes, timestamp: int
                         ) -> SubmissionResult:

@@ -1,0 +1,1 @@
+"""zkflpq Flower example app: ``flwr run .`` (see pyproject.toml)."""
