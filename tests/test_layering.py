@@ -1,6 +1,7 @@
 """Layers stack one way: ring → bfv → zk; pq alone; protocol, agent, fl on top; services
-import zkflpq, never the reverse. Only the command line, the demo and the service
-benchmark (which start the services) may import ``services``."""
+import zkflpq, never the reverse. Only the command line, the demos, the service benchmark
+and zkflpq.flower's key-authority adapters (which start or call the services) may import
+``services``."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ FORBIDDEN = {
     "flower/mod.py": ("services",),
     "flower/wire.py": ("services",),
     "flower/keys.py": ("services",),
+    "flower/strategy.py": ("services",),
     "fl": ("services",),
 }
 
