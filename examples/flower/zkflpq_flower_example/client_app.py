@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.client import NumPyClient
+from flwr.client.mod import secaggplus_mod
 from flwr.clientapp import ClientApp
 
 from zkflpq.flower import make_zkflpq_mod, zkflpq_mod
@@ -32,6 +35,10 @@ def make_app(overrides: dict[str, Any] | None = None) -> ClientApp:
         # A simulated SuperNode has no node-config of its own: point zkflpq_mod at the key
         # the ServerApp's enrolment step wrote for this partition (see task.key_dir).
         cfg = task.app_config(context.run_config, overrides)
+        if str(cfg["mode"]) == "secaggplus":
+            # Flower's SecAgg+ works only with the legacy layout (FitIns / FitRes): this
+            # mode hands every message to a legacy ClientApp(client_fn, [secaggplus_mod]).
+            return secagg_app(msg, context)
         if str(cfg["mode"]) != "zkflpq":
             return call_next(msg, context)
         context.node_config["zkflpq-key-dir"] = str(task.key_dir(context.run_id))
@@ -41,6 +48,10 @@ def make_app(overrides: dict[str, Any] | None = None) -> ClientApp:
         evil = pid == int(cfg["poison-partition"]) and rnd >= int(cfg["poison-from"])
         return (_poison_mod if evil else zkflpq_mod)(msg, context, call_next)
 
+    def client_fn(context: Context):
+        return _SecAggClient(context, task.app_config(context.run_config, overrides)).to_client()
+
+    secagg_app = ClientApp(client_fn=client_fn, mods=[secaggplus_mod])
     app = ClientApp(mods=[simulation_mod])
 
     @app.train()
@@ -68,6 +79,29 @@ def _train(msg: Message, context: Context, cfg: dict[str, Any]) -> Message:
     return Message(RecordDict({"arrays": arrays,
                                "metrics": MetricRecord({"num-examples": len(data)})}),
                    reply_to=msg)
+
+
+class _SecAggClient(NumPyClient):
+    """mode='secaggplus': the same training and poisoner as mode='fedavg', as a NumPyClient
+    (``secaggplus_mod`` then clips, quantises and masks the returned parameters)."""
+
+    def __init__(self, context: Context, cfg: dict[str, Any]) -> None:
+        self.pid = int(context.node_config["partition-id"])
+        self.num = int(context.node_config["num-partitions"])
+        self.cfg = cfg
+
+    def fit(self, parameters, config):
+        cfg, pid = self.cfg, self.pid
+        rnd = int(config["server-round"])
+        model = task.make_model(cfg)
+        task.set_ndarrays(model, parameters)
+        data = task.load_partition(pid, self.num, cfg)
+        task.train(model, data, cfg, seed=int(cfg["seed"]) + 1000 * rnd + pid)
+        out = [v.detach().cpu().numpy() for v in model.state_dict().values()]
+        if pid == int(cfg["poison-partition"]) and rnd >= int(cfg["poison-from"]):
+            out = [np.asarray(g) + task.poisoned(np.asarray(g), rnd).astype("f4")
+                   for g in parameters]
+        return out, len(data), {}
 
 
 app = make_app()

@@ -90,6 +90,15 @@ def train(model: nn.Module, data: Dataset, cfg: Any, seed: int) -> None:
     load_flat_params(model, g + upd)
 
 
+def set_ndarrays(model: nn.Module, arrays: Any) -> None:
+    """Load a list of arrays (legacy ``Parameters`` order = ``state_dict`` order)."""
+    import torch
+
+    keys = list(model.state_dict().keys())
+    model.load_state_dict({k: torch.as_tensor(np.asarray(a)) for k, a in
+                           zip(keys, arrays, strict=True)})
+
+
 def test_accuracy(model: nn.Module, data: Dataset, cfg: Any) -> float:
     return evaluate(flatten_params(model), data, hidden=hidden_of(cfg))
 
