@@ -20,4 +20,4 @@ def test_flower_demo_without_flwr_says_how_to_install(monkeypatch, capsys):
                         lambda name, *a: None if name == "flwr" else real(name, *a))
     assert main(["flower-demo", "--json"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["zkflpq flower-demo: Flower is not installed: pip install -e '.[flower]'"]
+    assert err == ["zkflpq flower-demo: Flower is not installed: pip install -e '.[fl,flower]'"]

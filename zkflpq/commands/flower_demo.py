@@ -11,7 +11,7 @@ from ._errors import CliError
 
 __all__ = ["register"]
 
-INSTALL_HINT = "Flower is not installed: pip install -e '.[flower]'"
+INSTALL_HINT = "Flower is not installed: pip install -e '.[fl,flower]'"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
