@@ -448,6 +448,20 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
                  log2_e1_bound_over_delta=round(math.log2(e1_ratio), 2)),
             "binding of the BFV ciphertext as Ajtai commitment to (u, e1, e2, m): MSIS for "
             "[a | 1] at 8·η·‖(T_u, T_e2)‖ and extracted e1 difference < Δ/2", "security")
+    # Open item G1 (proofs/security.md §2.2): (x_m, x_e1) = k·(t, q mod t) is a short kernel
+    # vector of the (m, e1) part; the 3-transcript consistency step excludes it only when
+    # the extraction box for x_e1, Y = 16·w·z_inf,e1, stays below q mod t. Reported (not a
+    # pass/fail check): it is a gap in the written argument, not a parameter constraint.
+    g1 = []
+    for dim in dims:
+        b_dim = bnd[dim][0]
+        if b_dim is None:
+            continue
+        y = 16 * zk.challenge_weight * b_dim.z_inf_bound["e1"]
+        g1.append({"d": dim, "log2_Y": round(math.log2(y), 2),
+                   "log2_q_mod_t": round(math.log2(q % bfv.t), 2),
+                   "binding_proven": y < q % bfv.t})
+    rep.info["open_G1"] = g1
     mlwe = core_svp(primal_usvp_beta(zk.mlwe_rank * d, q, math.sqrt(2 / 3), math.sqrt(2 / 3),
                                      (zk.kappa + zk.messages) * d))
     rank = zk.ell - zk.kappa - zk.messages
@@ -692,6 +706,10 @@ def print_report(rep: Report) -> None:
                 print("        " + ", ".join(f"{a}={_fmt(b)}" for a, b in v.items()))
             else:
                 print(f"        {v}")
+    for row in i.get("open_G1", []):
+        state = "proven" if row["binding_proven"] else "OPEN (G1, proofs/security.md §2.2)"
+        print(f"   (m, e1) binding in the extraction box at d={row['d']}: {state}; "
+              f"log2 16·w·z_inf,e1 = {row['log2_Y']} vs log2(q mod t) = {row['log2_q_mod_t']}")
     print("   JL: " + ", ".join(f"{a}={_fmt(b)}" for a, b in i["jl"].items()))
     for s in i["sizes"]:
         print("   size: " + ", ".join(f"{a}={_fmt(b)}" for a, b in s.items()))

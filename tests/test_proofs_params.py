@@ -260,3 +260,15 @@ def test_slot_attack_applies_to_fully_splitting_primes():
     assert proc.returncode == 1 and res["attack_possible"] is True
     assert res["slots"] > 0 and res["step1_slot_idempotent"]["built"]
     assert "1/p" in res["reason"]
+
+
+def test_open_item_g1_is_computed_and_reported(script_run):
+    """The (m, e1) binding of the ciphertext inside the extraction box (security.md §2.2,
+    open item G1) is computed from the library's bounds: proven at one chunk, open above."""
+    _, data = script_run
+    rows = {r["d"]: r for r in _report(data, DEFAULT.name)["info"]["open_G1"]}
+    assert set(rows) == {1 << 12, 1 << 17, 1 << 20}
+    assert rows[1 << 12]["binding_proven"] and rows[1 << 12]["log2_Y"] < rows[1 << 12][
+        "log2_q_mod_t"]
+    assert not rows[1 << 17]["binding_proven"] and not rows[1 << 20]["binding_proven"]
+    assert rows[1 << 12]["log2_Y"] < rows[1 << 17]["log2_Y"] < rows[1 << 20]["log2_Y"]
