@@ -1,7 +1,6 @@
 """Layers stack one way: ring → bfv → zk; pq alone; protocol, agent, fl on top; services
-import zkflpq, never the reverse. Only the command line, the demos, the service benchmark
-and zkflpq.flower's key-authority adapters (which start or call the services) may import
-``services``."""
+import zkflpq, never the reverse. Only the command line, the demo and the service
+benchmark (which start the services) may import ``services``."""
 
 from __future__ import annotations
 
@@ -26,12 +25,8 @@ FORBIDDEN = {
     "zkbridge.py": ("zkflpq.agent", "zkflpq.fl", "services"),
     "agent": ("services",),
     "client_pipeline.py": ("zkflpq.agent", "zkflpq.flower", "services"),
-    # The Flower client side stays free of services; key_authority.py (server side,
-    # it runs the key authority service) and the demo may import it.
-    "flower/mod.py": ("services",),
-    "flower/wire.py": ("services",),
-    "flower/keys.py": ("services",),
-    "flower/strategy.py": ("services",),
+    # The key-authority implementations that run the service are services.flower.
+    "flower": ("services",),
     "fl": ("services",),
 }
 

@@ -23,8 +23,9 @@ from flwr.app import (  # noqa: E402
 )
 from flwr.serverapp.strategy import FedAvg  # noqa: E402
 
+from services.flower import InProcessKeyAuthority  # noqa: E402
 from zkflpq.bfv import INSECURE_N64  # noqa: E402
-from zkflpq.flower import InProcessKeyAuthority, ZkflpqStrategy, make_zkflpq_mod  # noqa: E402
+from zkflpq.flower import ZkflpqStrategy, make_zkflpq_mod  # noqa: E402
 from zkflpq.flower.wire import REPLY_ENVELOPE, REPLY_RECORD  # noqa: E402
 from zkflpq.pq import SigningKey  # noqa: E402
 from zkflpq.zkbridge import forge_mismatched_update  # noqa: E402

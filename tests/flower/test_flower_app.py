@@ -24,8 +24,8 @@ from test_flower import (  # noqa: E402, F401
     task_identity,
 )
 
+from services.flower import InProcessKeyAuthority  # noqa: E402
 from zkflpq.bfv import DEFAULT  # noqa: E402
-from zkflpq.flower import InProcessKeyAuthority  # noqa: E402
 from zkflpq.pq import SigningKey  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flower"

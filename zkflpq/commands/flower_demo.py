@@ -1,6 +1,7 @@
 """`zkflpq flower-demo`: the Flower app through Flower's `run_simulation` — 5 SuperNodes,
-one poisoner from round 3, per round accuracy, accepted, rejected with reasons (an alias
-of `python -m zkflpq.flower.demo`; needs the optional `flower` extra)."""
+one poisoner from round 3, per round accuracy, accepted, rejected with reasons
+(`zkflpq.flower.demo` with the key authority service run in-process; needs the optional
+`flower` extra)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("flwr") is None:
         raise CliError(INSTALL_HINT)
+    from services.flower import InProcessKeyAuthority
     from zkflpq.flower.demo import run_and_print
 
-    return run_and_print(args)
+    return run_and_print(args, InProcessKeyAuthority)

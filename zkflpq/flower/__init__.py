@@ -5,10 +5,13 @@
 - :class:`ZkflpqStrategy` (ServerApp, :mod:`.strategy`): wraps a Flower strategy; verifies
   every proof, has the key authority decrypt the sum of ≥ K_min accepted updates, hands
   the decrypted mean to the inner strategy.
-- :class:`InProcessKeyAuthority` / :class:`HttpKeyAuthority` (:mod:`.key_authority`).
-- :mod:`.keys`: ML-DSA key files per SuperNode; :mod:`.demo`: ``run_simulation`` demo.
+- the key authority the strategy talks to: the :class:`.key_authority.KeyAuthority`
+  protocol here; its implementations, which run the key authority service, in
+  ``services.flower`` (``HttpKeyAuthority``, ``InProcessKeyAuthority``).
+- :mod:`.keys`: ML-DSA key files per SuperNode; :mod:`.demo`: the ``run_simulation`` demo
+  behind ``zkflpq flower-demo``.
 
-The client side (:mod:`.mod`, :mod:`.wire`, :mod:`.keys`) never imports ``services``.
+Nothing in this package imports ``services`` (services import zkflpq, never the reverse).
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ _EXPORTS = {
     "make_zkflpq_mod": "mod",
     "ZkflpqStrategy": "strategy",
     "RoundOutcome": "strategy",
-    "InProcessKeyAuthority": "key_authority",
-    "HttpKeyAuthority": "key_authority",
     "KeyAuthorityRefused": "key_authority",
 }
 

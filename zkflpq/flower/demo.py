@@ -1,24 +1,27 @@
-"""``python -m zkflpq.flower.demo [--json] [--mode zkflpq|fedavg]``: the Flower app through
+"""``zkflpq flower-demo [--json] [--mode zkflpq|fedavg]``: the Flower app through
 ``flwr.simulation.run_simulation`` — 5 SuperNodes, the paper's data (synthetic medical,
 Dirichlet split) and MLP, one poisoning client from round 3 (Gaussian noise N(0, 50²),
 unclipped, with a proof made for other ciphertexts). Prints per round: accuracy, accepted,
 rejected with reasons, round time, bytes per client message. ``--mode fedavg`` runs the
 same app with plain FedAvg (no mod, no wrapper) for the side-by-side comparison.
+
+The caller passes the key authority factory (the command line passes
+``services.flower.InProcessKeyAuthority``): this package never imports services.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["add_arguments", "build_apps", "main", "run", "run_and_print"]
+__all__ = ["add_arguments", "build_apps", "run", "run_and_print"]
 
 
 def _task(args: argparse.Namespace) -> dict[str, Any]:
@@ -36,8 +39,10 @@ def _task(args: argparse.Namespace) -> dict[str, Any]:
     return {"parts": parts, "test": test}
 
 
-def build_apps(args: argparse.Namespace, key_dir: Path, log: list[dict[str, Any]]):
-    from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+def build_apps(args: argparse.Namespace, key_dir: Path, log: list[dict[str, Any]],
+               ka: Any = None):
+    """The ServerApp and ClientApp of the demo; `ka` is the key authority (zkflpq mode)."""
+    from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
     from flwr.clientapp import ClientApp
     from flwr.serverapp import Grid, ServerApp
     from flwr.serverapp.strategy import FedAvg
@@ -50,8 +55,7 @@ def build_apps(args: argparse.Namespace, key_dir: Path, log: list[dict[str, Any]
     template = make_mlp(args.features, hidden, 4, seed=args.seed)
 
     def to_record(vec: np.ndarray) -> ArrayRecord:
-        return ArrayRecord({"flat": __import__("flwr.app", fromlist=["Array"]).Array(
-            np.asarray(vec, dtype=np.float32))})
+        return ArrayRecord({"flat": Array(np.asarray(vec, dtype=np.float32))})
 
     client = ClientApp()
     if args.mode == "zkflpq":
@@ -100,7 +104,7 @@ def build_apps(args: argparse.Namespace, key_dir: Path, log: list[dict[str, Any]
         if args.mode == "zkflpq":
             from zkflpq.flower import ZkflpqStrategy
 
-            strategy = ZkflpqStrategy(inner, _KA[0], k_min=args.k_min, tau=args.tau,
+            strategy = ZkflpqStrategy(inner, ka, k_min=args.k_min, tau=args.tau,
                                       scale=args.scale, workers=args.workers)
         t_round = [time.perf_counter()]
         orig = strategy.aggregate_train
@@ -144,25 +148,23 @@ def _msg_bytes(m: Any) -> int:
     return total
 
 
-_KA: list[Any] = []
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, key_authority: Callable[..., Any]) -> dict[str, Any]:
+    """Run the simulation; `key_authority(params_name, min_clients=...)` makes a fresh
+    in-process key authority (used in zkflpq mode only)."""
     from flwr.simulation import run_simulation
 
     log: list[dict[str, Any]] = []
+    ka = None
     with tempfile.TemporaryDirectory(prefix="zkflpq-flower-demo-") as tmp:
         key_dir = Path(tmp) / "keys"
         if args.mode == "zkflpq":
-            from zkflpq.flower import InProcessKeyAuthority
             from zkflpq.flower.keys import provision_keys
 
-            ka = InProcessKeyAuthority(args.params_name, min_clients=2)
-            _KA[:] = [ka]
+            ka = key_authority(args.params_name, min_clients=2)
             vks = provision_keys(key_dir, args.clients)
             ka.enrol(vks)   # the operator's enrolment step, done here for the simulation
             (key_dir / "ka.fingerprint").write_text(ka.fingerprint + "\n")
-        server, client = build_apps(args, key_dir, log)
+        server, client = build_apps(args, key_dir, log, ka)
         t0 = time.perf_counter()
         run_simulation(server_app=server, client_app=client, num_supernodes=args.clients,
                        backend_config={"client_resources": {"num_cpus": 1}})
@@ -172,8 +174,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The demo's options (shared by ``python -m zkflpq.flower.demo`` and
-    ``zkflpq flower-demo``)."""
+    """The demo's options (``zkflpq flower-demo``)."""
     p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=["zkflpq", "fedavg"], default="zkflpq")
     p.add_argument("--rounds", type=int, default=5)
@@ -192,14 +193,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zkflpq.flower.demo")
-    add_arguments(p)
-    return run_and_print(p.parse_args(argv))
-
-
-def run_and_print(args: argparse.Namespace) -> int:
-    result = run(args)
+def run_and_print(args: argparse.Namespace, key_authority: Callable[..., Any]) -> int:
+    result = run(args, key_authority)
     if args.json:
         print(json.dumps(result))
     else:
@@ -209,6 +204,3 @@ def run_and_print(args: argparse.Namespace) -> int:
                   f"{r['bytes_per_client_msg']:>10}  {r['rejected']}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

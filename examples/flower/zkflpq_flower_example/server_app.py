@@ -28,7 +28,8 @@ from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
-from zkflpq.flower import InProcessKeyAuthority, ZkflpqStrategy
+from services.flower import InProcessKeyAuthority
+from zkflpq.flower import ZkflpqStrategy
 from zkflpq.flower.keys import provision_keys
 
 from . import task
