@@ -8,9 +8,14 @@ No deadlines: the first example of a test may include numba compilation.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# The plain-Python naive twins (tests/ring/ring_naive.py) serve every layer's tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "ring"))
 
 settings.register_profile(
     "default", deadline=None, max_examples=30,

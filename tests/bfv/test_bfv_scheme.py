@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from ring_naive import negacyclic_mul
 
 from zkflpq.bfv import (
     DEFAULT,
@@ -37,20 +38,6 @@ HALF = T // 2
 def centred_mod_t(x):
     x = np.asarray(x, dtype=object) % T
     return np.where(x > HALF, x - T, x).astype(np.int64)
-
-
-def negacyclic_int(a, b):
-    """Schoolbook product over Z of two short integer polynomials (Python ints)."""
-    n = len(a)
-    out = [0] * n
-    for i in range(n):
-        for j in range(n):
-            k = i + j
-            if k < n:
-                out[k] += int(a[i]) * int(b[j])
-            else:
-                out[k - n] -= int(a[i]) * int(b[j])
-    return out
 
 
 def random_plaintext(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
@@ -174,7 +161,7 @@ def _expected_noise(sk, pk, rand: EncryptionRandomness):
     for j in range(comps):
         rows = []
         for li, p in enumerate(params.primes):
-            prod = negacyclic_int(pk.a[li], sk.s[j])
+            prod = negacyclic_mul(pk.a[li], sk.s[j])
             rows.append([-(int(b) + x) % p for b, x in zip(pk.b[j, li], prod, strict=True)])
         e = ring_of(params).centered_small(np.array(rows, np.int64))
         assert np.abs(e).max() <= params.error_eta
@@ -182,8 +169,8 @@ def _expected_noise(sk, pk, rand: EncryptionRandomness):
     out = []
     for i, e1 in enumerate(rand.e1):
         g, j = divmod(i, comps)
-        eu = negacyclic_int(list(errors[j]), list(rand.u[g]))
-        e2s = negacyclic_int(list(rand.e2[g]), list(sk.s[j]))
+        eu = negacyclic_mul(list(errors[j]), list(rand.u[g]))
+        e2s = negacyclic_mul(list(rand.e2[g]), list(sk.s[j]))
         out.append([-x + int(y) + z for x, y, z in zip(eu, e1, e2s, strict=True)])
     return np.array(out, dtype=object)
 
@@ -316,7 +303,7 @@ def test_key_error_is_recovered_and_within_a_key(keys_n256, keys_default):
     assert e.shape == (4, 256)
     for c in range(INSECURE_N256.components):  # naive twin: schoolbook mod every prime
         for j, p in enumerate(INSECURE_N256.primes):
-            prod = negacyclic_int(pk.a[j], sk.s[c])
+            prod = negacyclic_mul(pk.a[j], sk.s[c])
             want = [-(int(x) + y) % p for x, y in zip(pk.b[c, j], prod, strict=True)]
             assert [int(x) % p for x in e[c]] == want
     assert len({row.tobytes() for row in e}) == 4  # an error per component
