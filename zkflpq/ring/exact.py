@@ -25,7 +25,7 @@ from functools import cached_property
 import numba as nb
 import numpy as np
 
-from .ntt import multiply_accumulate, pointwise_mul
+from .ntt import mulmod, multiply_accumulate, pointwise_mul
 from .poly import RingContext
 from .primes import ntt_primes
 from .rns import RnsBasis
@@ -34,31 +34,6 @@ from .threads import run_split
 __all__ = ["ExactProducts", "exact_products"]
 
 AUX_PRIME_BITS = 31
-
-
-@nb.njit(cache=True, inline="always")
-def _mulmod(a, b, p, pinv):
-    # a·b mod p for a, b in [0, 2^31), p < 2^31: the float quotient is off by at most one
-    # (relative error 2^-52 on a value < 2^62), and a·b − q·p is exact in int64.
-    q = np.int64(float(a) * float(b) * pinv)
-    r = a * b - q * p
-    if r < 0:
-        r += p
-    elif r >= p:
-        r -= p
-    return r
-
-
-@nb.njit(cache=True, inline="always")
-def _reduce(x, p, pinv):
-    # x in [0, 2^62) → x mod p (same float-quotient estimate and one-step fix-up).
-    q = np.int64(float(x) * pinv)
-    r = x - q * p
-    if r < 0:
-        r += p
-    elif r >= p:
-        r -= p
-    return r
 
 
 @nb.njit(cache=True, nogil=True)
@@ -79,7 +54,7 @@ def _convert_kernel(x, src_p, src_qsi, src_inv, dst_p, dst_c, dst_m, dst_inv, la
         for a in range(A):
             pa, ca, ia = src_p[a], src_qsi[a], src_inv[a]
             for c in range(n):
-                ya = _mulmod(x[r, a, c], ca, pa, ia)
+                ya = mulmod(x[r, a, c], ca, pa, ia)
                 y[a, c] = ya
                 f[c] += float(ya) * ia
         for c in range(n):
@@ -91,13 +66,13 @@ def _convert_kernel(x, src_p, src_qsi, src_inv, dst_p, dst_c, dst_m, dst_inv, la
                     acc = pb * pb - v[c] * mb
                     for a in range(A):
                         acc += y[a, c] * dst_c[b, a]
-                    out[r, b, c] = _reduce(acc, pb, ib)
+                    out[r, b, c] = mulmod(acc, 1, pb, ib)
             else:
                 for c in range(n):
-                    acc = pb * (A + 1) - _mulmod(v[c], mb, pb, ib)
+                    acc = pb * (A + 1) - mulmod(v[c], mb, pb, ib)
                     for a in range(A):
-                        acc += _mulmod(y[a, c], dst_c[b, a], pb, ib)
-                    out[r, b, c] = _reduce(acc, pb, ib)
+                        acc += mulmod(y[a, c], dst_c[b, a], pb, ib)
+                    out[r, b, c] = mulmod(acc, 1, pb, ib)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -110,7 +85,7 @@ def _crt_to_int_kernel(x, aux_p, aux_psi, aux_inv, pstar_lo, P_lo, out):
             f = 0.0
             acc = np.uint64(0)
             for j in range(M):
-                yj = _mulmod(x[r, j, c], aux_psi[j], aux_p[j], aux_inv[j])
+                yj = mulmod(x[r, j, c], aux_psi[j], aux_p[j], aux_inv[j])
                 f += float(yj) * aux_inv[j]
                 acc += np.uint64(yj) * pstar_lo[j]
             w = np.uint64(np.int64(math.floor(f + 0.5)))

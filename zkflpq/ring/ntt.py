@@ -220,6 +220,19 @@ def _inverse_kernel(src, dst, psi_inv, psi_inv_s, n_inv, n_inv_s, p):
                 out[j] = np.int64(x[j])
 
 
+@nb.njit(cache=True, inline="always")
+def mulmod(a, b, p, pinv):
+    """a·b mod p for int64 a, b ≥ 0 with a·b < 2^62 and p < 2^31, pinv = 1/p: the float
+    quotient is off by at most one (relative error 2^-52), a·b − q·p is exact in int64."""
+    q = np.int64(float(a) * float(b) * pinv)
+    r = a * b - q * p
+    if r < 0:
+        r += p
+    elif r >= p:
+        r -= p
+    return r
+
+
 @nb.njit(cache=True, nogil=True)
 def _pointwise_kernel(a, b, out, p):
     B, L, n = a.shape
@@ -228,15 +241,7 @@ def _pointwise_kernel(a, b, out, p):
             pl = p[l]
             pinv = 1.0 / float(pl)
             for j in range(n):
-                x = a[k, l, j]
-                y = b[k, l, j]
-                q = np.int64(float(x) * float(y) * pinv)
-                r = x * y - q * pl
-                if r < 0:
-                    r += pl
-                elif r >= pl:
-                    r -= pl
-                out[k, l, j] = r
+                out[k, l, j] = mulmod(a[k, l, j], b[k, l, j], pl, pinv)
 
 
 def _rows_per_thread(row_size: int) -> int:
