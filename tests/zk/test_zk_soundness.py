@@ -42,6 +42,7 @@ from zkflpq.zk import (
     NormBoundExceeded,
     NormStatement,
     ProvingFailed,
+    Verdict,
     proof_context,
     prove,
     verify,
@@ -495,6 +496,21 @@ def no_heavy_work(monkeypatch):
     monkeypatch.setattr(protocol, "_challenge_recomputes", boom)
     monkeypatch.setattr(protocol, "jl_combine", boom)
     monkeypatch.setattr(protocol, "_Relation", boom)
+
+
+@pytest.mark.parametrize("block", ["m", "e1", "u", "e2", "r"])
+def test_coefficient_beyond_the_encoding_is_rejected_before_heavy_work(n64, no_heavy_work,
+                                                                       block):
+    """An in-process proof with one response coefficient above z_inf (what the encoding
+    could carry), its block's L2 norm still within bounds: rejected by the per-coefficient
+    check before any product — the exact-product engines are sized for |z| ≤ z_inf."""
+    p = n64.proof
+    bnds = zk_params_for(n64.params).bounds(p.k, p.bound)
+    z = np.zeros_like(p.z[block])
+    z.flat[0] = bnds.z_inf_bound[block] + 1
+    assert protocol._l2(z) <= bnds.z_norm_bound[block]  # only the coefficient check sees it
+    bad = replace(p, z=dict(p.z, **{block: z}))
+    assert verify(n64.statement, bad) == Verdict(False, "response_too_large")
 
 
 def test_nonzero_constant_of_h_rejected_before_heavy_work(n64, no_heavy_work):
