@@ -97,15 +97,20 @@ class PublicKey:
         if self.a.shape != (L, n) or self.b.shape != (self.params.components, L, n):
             raise ValueError("public key arrays must have shapes (L, N) and (L', L, N)")
 
-    @cached_property
-    def a_hat(self) -> np.ndarray:
-        """a in the product domain (M, N) (lifted to (−q/2, q/2])."""
-        return products_of(self.params).from_residues(self.a, ring_of(self.params).basis)
+    _forms: dict = field(default_factory=dict, init=False, repr=False)
 
-    @cached_property
-    def b_hat(self) -> np.ndarray:
-        """b_1..b_L' in the product domain (L', M, N)."""
-        return products_of(self.params).from_residues(self.b, ring_of(self.params).basis)
+    def product_forms(self, engine: ExactProducts | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b_1..b_L') lifted to (−q/2, q/2] in the product domain of `engine`
+        ((M, N) and (L', M, N)); default: the encryption engine `products_of(params)`.
+        Cached per engine (the norm proof may need more auxiliary primes)."""
+        engine = engine or products_of(self.params)
+        got = self._forms.get(engine.aux_primes)
+        if got is None:
+            basis = ring_of(self.params).basis
+            got = (engine.from_residues(self.a, basis), engine.from_residues(self.b, basis))
+            self._forms[engine.aux_primes] = got
+        return got
 
     @cached_property
     def digest(self) -> bytes:
@@ -218,7 +223,7 @@ def key_error(sk: SecretKey, pk: PublicKey) -> np.ndarray:
         raise ValueError("keys belong to different parameter sets")
     r = ring_of(sk.params)
     ep = products_of(sk.params)
-    as_ = ep.to_residues(ep.mul(pk.a_hat[None], sk.s_hat), r.basis)
+    as_ = ep.to_residues(ep.mul(pk.product_forms(ep)[0][None], sk.s_hat), r.basis)
     e = r.neg(r.add(pk.b, as_))
     try:
         return r.centered_small(e)
@@ -265,8 +270,9 @@ def encrypt_deterministic(pk: PublicKey, m: np.ndarray,
     u_hat = ep.from_int(u)  # (g, M, N)
     comp = np.arange(k) % params.components
     grp = np.arange(k) // params.components
-    bu = ep.to_residues(ep.mul(pk.b_hat[comp], u_hat[grp]), r.basis)  # (k, L, N)
-    au = ep.to_residues(ep.mul(pk.a_hat[None], u_hat), r.basis)  # (g, L, N)
+    a_hat, b_hat = pk.product_forms(ep)
+    bu = ep.to_residues(ep.mul(b_hat[comp], u_hat[grp]), r.basis)  # (k, L, N)
+    au = ep.to_residues(ep.mul(a_hat[None], u_hat), r.basis)  # (g, L, N)
     dm = r.scalar_mul(r.from_int(m), params.delta)
     c0 = r.add(r.add(bu, r.from_int(e1)), dm)
     c1 = r.add(au, r.from_int(e2))

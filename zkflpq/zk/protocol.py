@@ -171,17 +171,6 @@ def _statement_transcript(st: NormStatement) -> Transcript:
     return T
 
 
-def _pk_hat(ctx: _Ctx, pk: PublicKey) -> tuple[np.ndarray, np.ndarray]:
-    """a and b_1..b_L' in the product domain of the R_N engine (cached on the key)."""
-    cache = pk.__dict__.setdefault("_zk_hat", {})
-    got = cache.get(ctx.EN.aux_primes)
-    if got is None:
-        got = (ctx.EN.from_residues(pk.a, ctx.RN.basis),
-               ctx.EN.from_residues(pk.b, ctx.RN.basis))
-        cache[ctx.EN.aux_primes] = got
-    return got
-
-
 class _Relation:
     """μ_r, γ_r, β_r and the linear maps L_r once the JL responses are fixed.
 
@@ -281,7 +270,7 @@ def _ciphertext_first(ctx: _Ctx, st: NormStatement, w: dict[str, np.ndarray]
                       ) -> tuple[np.ndarray, np.ndarray]:
     """(b_j·w_u + w_e1 + Δ·w_m, a·w_u + w_e2) per chunk and group, mod q."""
     RN, EN = ctx.RN, ctx.EN
-    a_hat, b_hat = _pk_hat(ctx, st.public_key)
+    a_hat, b_hat = st.public_key.product_forms(EN)
     ct = st.ciphertexts
     u_hat = EN.from_int(w["u"])
     bu = EN.to_residues(EN.mul(b_hat[ct.component_of()], u_hat[ct.group_of()]), RN.basis)
