@@ -266,12 +266,8 @@ class TwinProver:
                 continue
             T3 = T2.copy()
             t_G1, w_c0, w_c1, w0, v = protocol._first_message(st, ctx, rel, y, r_hat, mv_hat,
-                                                              a_res, jl_res, a_poly)
-            T3.absorb_residues(b"t-G1", t_G1)
-            T3.absorb_residues(b"W-c0", w_c0)
-            T3.absorb_residues(b"W-c1", w_c1)
-            T3.absorb_residues(b"W0", w0)
-            T3.absorb_residues(b"v", v)
+                                                              a_res)
+            protocol._absorb_first_message(T3, t_G1, w_c0, w_c1, w0, v)
             c = self.challenge(T3, zk)
             shift = protocol._shifts(zk, c, secret)
             if not self.shift_ok(bnds, shift):

@@ -432,13 +432,8 @@ def _prove_checked(st: NormStatement, ctx: _Ctx, rng: Csprng, secret: dict[str, 
         if any(np.abs(y[b]).max() > INF_SIGMAS * sigma[b] for b in BLOCKS):
             continue  # keeps every product within its engine's capacity (witness-free)
         T3 = T2.copy()
-        t_G1, w_c0, w_c1, w0, v = _first_message(st, ctx, rel, y, r_hat, mv_hat,
-                                                 a_res, jl_res, a_poly)
-        T3.absorb_residues(b"t-G1", t_G1)
-        T3.absorb_residues(b"W-c0", w_c0)
-        T3.absorb_residues(b"W-c1", w_c1)
-        T3.absorb_residues(b"W0", w0)
-        T3.absorb_residues(b"v", v)
+        t_G1, w_c0, w_c1, w0, v = _first_message(st, ctx, rel, y, r_hat, mv_hat, a_res)
+        _absorb_first_message(T3, t_G1, w_c0, w_c1, w0, v)
         c = _challenge(T3, zk)
         shift = _shifts(zk, c, secret)
         if any(_l2(shift[b]) > bnds.shift_bounds[b] * (1 + 1e-9) for b in BLOCKS):
@@ -462,7 +457,7 @@ def _shifts(zk: ZkParams, c: Challenge, secret: dict[str, np.ndarray]) -> dict[s
     return out
 
 
-def _first_message(st, ctx: _Ctx, rel: _Relation, y, r_hat, m_hat, a_res, jl_res, a_poly):
+def _first_message(st, ctx: _Ctx, rel: _Relation, y, r_hat, m_hat, a_res):
     """(t_G1, W_c0, W_c1, W0, v) for masks y, all residues mod q."""
     zk, RS, ES, ck = ctx.zk, ctx.RS, ctx.ES, ctx.ck
     yr_hat = ES.from_int(y["r"])
@@ -483,8 +478,16 @@ def _first_message(st, ctx: _Ctx, rel: _Relation, y, r_hat, m_hat, a_res, jl_res
     t_G1 = RS.add(bG1_r, G1)
     bG1_y = ck.inner(ES, zk.rows_G1, yr_hat)
     v = np.stack([RS.add(RS.scalar_mul(g0, rel.mu[j]), bG1_y[j]) for j in range(zk.rho)])
-    del a_poly
     return t_G1, w_c0, w_c1, w0, v
+
+
+def _absorb_first_message(T: Transcript, t_G1, w_c0, w_c1, w0, v) -> None:
+    """The Σ-protocol's first message, in the order prover and verifier both absorb it."""
+    T.absorb_residues(b"t-G1", t_G1)
+    T.absorb_residues(b"W-c0", w_c0)
+    T.absorb_residues(b"W-c1", w_c1)
+    T.absorb_residues(b"W0", w0)
+    T.absorb_residues(b"v", v)
 
 
 # -- verifier ----------------------------------------------------------------------------------
@@ -593,9 +596,5 @@ def _challenge_recomputes(st: NormStatement, p: NormProof, ctx: _Ctx) -> bool:
         acc = RS.sub(acc, times_c(times_c(p.h[j])))
         acc = RS.sub(acc, times_c(p.t_G1[j]))
         v[j] = RS.add(acc, bz[j])
-    T.absorb_residues(b"t-G1", p.t_G1)
-    T.absorb_residues(b"W-c0", w_c0)
-    T.absorb_residues(b"W-c1", w_c1)
-    T.absorb_residues(b"W0", w0)
-    T.absorb_residues(b"v", v)
+    _absorb_first_message(T, p.t_G1, w_c0, w_c1, w0, v)
     return _challenge(T, zk) == c
