@@ -396,10 +396,10 @@ class Store:
         """Submissions of this client in this round that the verifier rejected (proof
         verification ran: verify_ms is set) — what bounds a client's verification cost."""
         with self.Session() as s:
-            return len(s.scalars(select(SubmissionRow.id).where(
+            return int(s.scalar(select(func.count()).select_from(SubmissionRow).where(
                 SubmissionRow.round_id == round_id, SubmissionRow.client_id == client_id,
-                SubmissionRow.status == "rejected", SubmissionRow.verify_ms.is_not(None))
-            ).all())
+                SubmissionRow.status == "rejected", SubmissionRow.verify_ms.is_not(None)))
+                or 0)
 
     def claim(self, *, idem_key: str, digest: str, round_id: int, client_id: str, nonce: str,
               ct_bytes: int, proof_bytes: int, instance_id: str) -> ClaimResult:
