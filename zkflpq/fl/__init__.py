@@ -3,7 +3,7 @@ and an in-process federation simulator. Uses numpy / torch / scikit-learn only; 
 imports the crypto layers.
 
 Submodules: :mod:`.data`, :mod:`.model`, :mod:`.training`, :mod:`.attacks`,
-:mod:`.simulation`. Names below are re-exported lazily, so ``import zkflpq.fl.data``
+:mod:`.simulation`, :mod:`.adaptive_tau`. Names below are re-exported lazily, so ``import zkflpq.fl.data``
 does not pull in torch.
 """
 
@@ -13,6 +13,8 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "AdaptiveTau": "adaptive_tau",
+    "AggregateObservation": "adaptive_tau",
     "SYNTHETIC_CLASS_NAMES": "data",
     "Dataset": "data",
     "dirichlet_split": "data",
