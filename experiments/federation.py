@@ -47,6 +47,9 @@ class RunSpec:
     defence: str = "auto"  # auto (per config) | none | norm_check
     keep_rounds: bool = True
     proofs: str = "all"  # zkflpq: "all" submissions proven, or "attackers" only (budget)
+    scope: str = "full"  # zkflpq: "full" (every parameter) or "paper" (the paper's prefix)
+    threads: int | None = None  # zkflpq prove/verify worker threads (None: every core)
+    scale: float | None = None  # zkflpq fixed-point scale (None: pipelines.DEFAULT_SCALE)
 
 
 def _load_data(spec: RunSpec, n_clients: int):
@@ -141,13 +144,15 @@ def run_config(spec: RunSpec, *, data: Any = None) -> dict[str, Any]:
         tau=cfg.tau,
         is_attacker=is_attacker,
         kem=spec.kem,
-        **({"proofs": spec.proofs} if spec.config == "zkflpq" else {}),
+        **({"proofs": spec.proofs, "scope": spec.scope, "threads": spec.threads,
+            **({"scale": spec.scale} if spec.scale else {})}
+           if spec.config == "zkflpq" else {}),
     )
     hooks = pipe.hooks()
     if spec.defence == "none":
         hooks["defence"] = no_defence
     elif spec.defence == "norm_check":
-        hooks["defence"] = norm_check(cfg.tau)
+        hooks["defence"] = norm_check()  # each round's own τ
     pipe.start_clock()
     res = run_federation(clients, test, cfg, attack=attack, on_round=pipe.on_round, **hooks)
     res["label"] = spec.label
@@ -156,6 +161,8 @@ def run_config(spec: RunSpec, *, data: Any = None) -> dict[str, Any]:
     res["kem"] = spec.kem if spec.config != "standard" else None
     res["defence"] = spec.defence
     res["proofs"] = spec.proofs if spec.config == "zkflpq" else None
+    res["scope"] = spec.scope if spec.config == "zkflpq" else None
+    res["threads"] = getattr(pipe, "threads", None)
     res["data"] = {"kind": spec.data[0], **{k: v for k, v in spec.data[1].items()}}
     res["summary_ext"] = summarise(res)
     if not spec.keep_rounds:
@@ -187,9 +194,10 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
             reasons[rej["reason"]] = reasons.get(rej["reason"], 0) + 1
     # honest updates whose *unclipped* norm exceeded tau (what a check without client-side
     # clipping would have rejected: the paper's notion of false positive)
-    tau = res["config"]["tau"]
-    over = tot = 0
+    over = tot = clipped = 0
     for rec in rounds:
+        tau = rec.get("tau", res["config"]["tau"])
+        clipped += len(rec.get("honest_clipped", []))
         for k, n in enumerate(rec["honest_norms"]):
             if k in rec["malicious"]:
                 continue
@@ -215,6 +223,11 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
         "rejection_reasons": reasons,
         "honest_over_tau_unclipped": over,
         "honest_over_tau_unclipped_rate": over / tot if tot else None,
+        # honest updates the clients had to clip to the round's τ (what a tight bound
+        # costs them instead of a rejection)
+        "honest_clipped": clipped,
+        "honest_clipped_rate": clipped / tot if tot else None,
+        "tau_per_round": [rec.get("tau") for rec in rounds],
         "honest_norm_range": [min(honest_norms), max(honest_norms)] if honest_norms else None,
         "malicious_norms": [rec["update_norms"][k] for rec in rounds for k in rec["malicious"]],
         "bytes_per_message_mean": bytes_mean,

@@ -29,6 +29,7 @@ harmful direction.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -47,9 +48,16 @@ class AggregateObservation:
     n_accepted: int
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.mean_update_norm) and self.mean_update_norm >= 0):
+        # numbers.Real, not int | float: numpy scalars (what experiments compute) are fine;
+        # a bool, a string or an infinite count is a ValueError like any other bad value
+        # (not silently 1, nor a TypeError / OverflowError from the comparisons below).
+        norm = self.mean_update_norm
+        if isinstance(norm, bool) or not isinstance(norm, numbers.Real) \
+                or not (math.isfinite(norm) and norm >= 0):
             raise ValueError("mean_update_norm must be finite and >= 0")
-        if int(self.n_accepted) != self.n_accepted or self.n_accepted < 1:
+        k = self.n_accepted
+        if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k) \
+                or int(k) != k or k < 1:
             raise ValueError("n_accepted must be an integer >= 1")
 
 
@@ -114,5 +122,7 @@ class AdaptiveTau:
             raise ValueError(f"unknown τ rule {rule!r}; known: {RULE_ID}")
         unknown = set(fields) - {"multiplier", "floor", "ceiling", "window", "initial"}
         if unknown:
-            raise ValueError(f"unknown τ rule field(s): {', '.join(sorted(unknown))}")
+            # str(): a non-string key must give this ValueError, not a TypeError of join
+            raise ValueError("unknown τ rule field(s): "
+                             + ", ".join(sorted(str(k) for k in unknown)))
         return cls(**fields)

@@ -1,7 +1,8 @@
 """In-process plaintext federation runner for experiments.
 
 One round: every client trains locally from the global model (honest clients clip to
-``tau``); clients that are malicious this round replace their update via the
+the round's τ: ``tau``, or the :class:`~zkflpq.fl.adaptive_tau.AdaptiveTau` rule's value
+when ``tau_rule`` is set); clients that are malicious this round replace their update via the
 :class:`~zkflpq.fl.attacks.Attack`; each update goes through ``client_update_fn``
 (identity here; a crypto pipeline wraps it into ciphertext + proof), then ``defence``
 accepts or rejects each submission, and ``aggregate_fn`` (FedAvg by default) builds
@@ -19,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from .adaptive_tau import AdaptiveTau, AggregateObservation
 from .attacks import Attack, AttackContext, NoAttack
 from .data import Dataset
-from .model import PAPER_HIDDEN, flatten_params, make_mlp
+from .model import ARCHITECTURES, PAPER_HIDDEN, flatten_params, make_model
 from .training import clip_l2, evaluate, evaluate_loss, fedavg, l2_norm, local_train
 
 __all__ = [
@@ -46,7 +48,11 @@ class FederationConfig:
 
     Clients in ``malicious_clients`` attack from round ``attack_start_round`` on
     (0-based; the paper's Gaussian attacker, client 3, starts at round index 3).
-    ``clip_honest``: honest clients clip their update to L2 norm ``tau``.
+    ``clip_honest``: honest clients clip their update to the round's L2 bound.
+    ``tau_rule``: ``None`` (every round's bound is ``tau``) or the JSON form of an
+    :class:`~zkflpq.fl.adaptive_tau.AdaptiveTau` (each round's bound from the norms of
+    the previous rounds' aggregates). ``model``: ``"mlp"`` (``hidden`` layers) or
+    ``"cnn"`` (:func:`~zkflpq.fl.model.make_cnn`, 28×28 single-channel inputs).
     """
 
     n_clients: int = 5
@@ -60,17 +66,21 @@ class FederationConfig:
     attack_start_round: int = 3
     hidden: tuple[int, ...] = PAPER_HIDDEN
     seed: int = 42
+    tau_rule: dict[str, Any] | None = None
+    model: str = "mlp"
 
 
 @dataclass
 class SubmissionInfo:
     """What the server side legitimately knows about a submission (no ground truth):
-    client id, round index, the client's sample count and the round's global model."""
+    client id, round index, the client's sample count, the round's global model and the
+    round's norm bound τ (public: clients clip to it)."""
 
     client_id: int
     round_index: int
     n_samples: int
     global_vec: np.ndarray = field(repr=False)
+    tau: float = math.inf
 
 
 @dataclass
@@ -94,17 +104,18 @@ def no_defence(submission: Any, info: SubmissionInfo) -> Decision:
     return Decision(True)
 
 
-def norm_check(tau: float) -> DefenceFn:
+def norm_check(tau: float | None = None) -> DefenceFn:
     """Plaintext stand-in for the ZK norm proof: reject non-finite updates and those
-    with L2 norm > ``tau``."""
+    with L2 norm > ``tau`` (``None``: the round's own bound, ``info.tau``)."""
 
     def check(submission: Any, info: SubmissionInfo) -> Decision:
         v = np.asarray(submission)
         if not np.all(np.isfinite(v)):
             return Decision(False, "non-finite entries")
         n = l2_norm(v)
-        if n > tau:
-            return Decision(False, f"L2 norm {n:.6g} > tau {tau:g}")
+        bound = info.tau if tau is None else tau
+        if n > bound:
+            return Decision(False, f"L2 norm {n:.6g} > tau {bound:g}")
         return Decision(True)
 
     return check
@@ -139,7 +150,7 @@ def run_federation(
 ) -> dict[str, Any]:
     """Run ``config.n_rounds`` rounds of FL over ``client_data`` (one dataset per client).
 
-    ``defence`` defaults to :func:`norm_check` at ``config.tau``; pass
+    ``defence`` defaults to :func:`norm_check` at the round's τ; pass
     :func:`no_defence` for standard FL. ``client_update_fn`` defaults to the identity;
     if it returns something other than a vector, pass a matching ``aggregate_fn``.
     ``on_round`` receives each round record as soon as it is complete.
@@ -149,7 +160,7 @@ def run_federation(
     ``backdoor_success`` (None unless the attack defines it), ``malicious`` (ids
     attacking), ``accepted`` (ids), ``rejected`` (``{"client", "reason"}``),
     ``update_norms`` (L2 norm of each client's submitted plaintext update, by id),
-    ``honest_norms`` (before clipping/attack), ``diverged`` (global model has non-finite
+    ``honest_norms`` (before clipping/attack), ``tau`` (the round's bound), ``diverged`` (global model has non-finite
     entries; its accuracy is then meaningless) and ``timings_s`` (per phase + total).
     """
     cfg = config or FederationConfig()
@@ -159,11 +170,16 @@ def run_federation(
     if bad:
         raise ValueError(f"malicious client ids out of range: {bad}")
     attack = attack or NoAttack()
-    defence = defence or norm_check(cfg.tau)
+    defence = defence or norm_check()
+    if cfg.model not in ARCHITECTURES:
+        raise ValueError(f"unknown model {cfg.model!r}; known: {', '.join(ARCHITECTURES)}")
+    rule = AdaptiveTau.from_dict(cfg.tau_rule) if cfg.tau_rule is not None else None
+    observations: list[AggregateObservation] = []
     aggregate_fn = aggregate_fn or fedavg_aggregate
     malicious = frozenset(cfg.malicious_clients)
 
-    template = make_mlp(test_data.n_features, cfg.hidden, test_data.n_classes, seed=cfg.seed)
+    template = make_model(cfg.model, test_data.n_features, test_data.n_classes,
+                          hidden=cfg.hidden, seed=cfg.seed)
     g = (
         flatten_params(template)
         if initial_vec is None
@@ -186,6 +202,7 @@ def run_federation(
         timings = dict.fromkeys(PHASES, 0.0)
         attacking = r >= cfg.attack_start_round and not isinstance(attack, NoAttack)
         active = sorted(malicious) if attacking else []
+        tau = cfg.tau if rule is None else rule.next_tau(observations)
 
         # 1. local training (attackers on poisoned data for data attacks)
         honest: list[np.ndarray] = []
@@ -215,7 +232,7 @@ def run_federation(
             # a diverged (non-finite) model cannot be clipped: submit as is, let the
             # defence see it
             clip = cfg.clip_honest and k not in active and math.isfinite(honest_norms[k])
-            updates.append(clip_l2(u, cfg.tau)[0] if clip else u)
+            updates.append(clip_l2(u, tau)[0] if clip else u)
         if active:
             t = time.perf_counter()
             benign_ids = [k for k in range(cfg.n_clients) if k not in active]
@@ -225,7 +242,7 @@ def run_federation(
                 ctx = AttackContext(
                     rng=np.random.default_rng((cfg.seed, 1, r, k)),
                     round_index=r,
-                    tau=cfg.tau,
+                    tau=tau,
                     benign_updates=benign,
                     n_clients=cfg.n_clients,
                     n_malicious=len(active),
@@ -240,7 +257,7 @@ def run_federation(
         accepted_infos: list[SubmissionInfo] = []
         rejected: list[dict[str, Any]] = []
         for k, u in enumerate(updates):
-            info = SubmissionInfo(k, r, len(client_data[k]), g)
+            info = SubmissionInfo(k, r, len(client_data[k]), g, tau)
             t = time.perf_counter()
             sub = client_update_fn(u, info) if client_update_fn else u
             timings["client_update"] += time.perf_counter() - t
@@ -255,7 +272,13 @@ def run_federation(
 
         # 4. aggregation and evaluation
         t = time.perf_counter()
+        g_before = g
         g = np.asarray(aggregate_fn(g, accepted_subs, accepted_infos), dtype=np.float32)
+        if accepted_infos:
+            # what the server learns: the norm of the decrypted mean update, and K
+            step = l2_norm(g - g_before)
+            if math.isfinite(step):
+                observations.append(AggregateObservation(step, len(accepted_infos)))
         timings["aggregate"] = time.perf_counter() - t
         t = time.perf_counter()
         acc = evaluate(g, test_data, model=template)
@@ -275,6 +298,9 @@ def run_federation(
             "rejected": rejected,
             "update_norms": [_finite_or_none(l2_norm(u)) for u in updates],
             "honest_norms": [_finite_or_none(x) for x in honest_norms],
+            "tau": tau,
+            "honest_clipped": [k for k in range(cfg.n_clients) if cfg.clip_honest
+                               and k not in active and honest_norms[k] > tau],
             "timings_s": timings,
         }
         rounds.append(record)
