@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 
 from .common import SMOKE_LABEL, smoke_title  # noqa: E402
 
-__all__ = ["accuracy_per_round", "bar_breakdown", "heatmap", "line_xy", "save"]
+__all__ = ["accuracy_per_round", "bar_breakdown", "factor_vs_workload", "heatmap", "line_xy",
+           "save"]
 
 
 def save(fig: Any, path: str | Path) -> Path:
@@ -178,4 +179,41 @@ def line_xy(
     _title(fig, ax, title, smoke)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def factor_vs_workload(
+    series: Mapping[tuple[str, str], tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    thresholds: Sequence[float] = (),
+    smoke: bool = False,
+) -> Path:
+    """Log-log lines keyed by (group, kind): colour per group (e.g. protection scope),
+    marker per kind (e.g. model); dashed horizontal lines at ``thresholds``."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    groups = list(dict.fromkeys(g for g, _ in series))
+    kinds = list(dict.fromkeys(k for _, k in series))
+    markers = ["o", "s", "^", "D", "v", "P"]
+    styles = ["-", "--", ":", "-."]
+    for (group, kind), (x, y) in series.items():
+        gi, ki = groups.index(group), kinds.index(kind)
+        ax.plot(x, y, color=f"C{gi}", marker=markers[ki % 6], ls=styles[ki % 4], ms=6, lw=1.5,
+                label=f"{group} — {kind}")
+    for t in thresholds:
+        ax.axhline(t, color="grey", ls="--", lw=1)
+        ax.text(1.0, t, f" {t:g}×", transform=ax.get_yaxis_transform(), color="grey",
+                fontsize=8, va="center", ha="left")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    _title(fig, ax, title, smoke)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="best")
     return save(fig, path)

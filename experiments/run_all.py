@@ -1,7 +1,7 @@
 """Regenerate everything in ``paper_results/`` (full mode), then the README.
 
 Order: the timing-sensitive, single-process measurements first (reproduction,
-overhead, scaling, anchors), then the many-run experiments that use worker processes
+overhead, workload, scaling, anchors), then the many-run experiments that use worker processes
 (attack matrix, real data), then the REST variant (only if the services work), then
 ``paper_results/README.md``. A failing step is recorded and the others still run.
 
@@ -21,7 +21,8 @@ from pathlib import Path
 
 from .common import DEFAULT_OUT, SMOKE_LABEL, write_json
 
-STEPS = ("reproduction", "overhead", "scaling", "anchors", "attacks", "real_data", "rest")
+STEPS = ("reproduction", "overhead", "workload", "scaling", "anchors", "attacks", "real_data",
+         "rest")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
             elif step == "overhead":
                 from . import overhead
                 overhead.run(a.quick, out / "overhead")
+            elif step == "workload":
+                from . import workload
+                workload.run(a.quick, out / "workload")
             elif step == "scaling":
                 from . import scaling
                 scaling.run(a.quick, out / "scaling", max_clients=a.max_clients)
