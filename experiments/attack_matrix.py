@@ -13,9 +13,17 @@ malicious from round index 3, τ = 5) under three defences:
   submit a forged proof (see the pipeline's docstring) and are rejected.
 - ``plaintext_check``: the plaintext L2 check at τ = 5 on unencrypted updates — a
   cross-check only: it must make the same decisions as the proof.
+- ``adaptive_bound``: the same ZKFL-PQ pipeline, but each round's τ comes from the
+  adaptive rule (:class:`zkflpq.fl.adaptive_tau.AdaptiveTau`, defaults, ceiling 5):
+  public information only — the norms of the decrypted past aggregates and their
+  client counts. Honest clients clip to the round's τ; adaptive attackers scale to it.
 
 Per cell: final accuracy, share of malicious updates rejected, honest updates
-rejected, backdoor success (backdoor only), mean L2 norm of the malicious updates.
+rejected (and, for the adaptive bound, honest updates clipped), backdoor success
+(backdoor only), mean L2 norm of the malicious updates. An attack is *stopped* by a
+defence when every malicious update is rejected, *neutralised* when it passes but the
+final accuracy stays within :data:`NEUTRAL_ACCURACY_POINTS` of that defence's no-attack
+run and (backdoor) its success stays below :data:`NEUTRAL_BACKDOOR`, else *harmful*.
 
     python -m experiments.attack_matrix            # full → paper_results/attacks/
     python -m experiments.attack_matrix --quick --out /tmp/a
@@ -34,6 +42,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zkflpq.fl.adaptive_tau import AdaptiveTau
+
 from .common import (
     DEFAULT_OUT,
     SMOKE_LABEL,
@@ -44,7 +54,8 @@ from .common import (
 )
 from .federation import RunSpec, run_many
 
-__all__ = ["ATTACK_ROWS", "DEFENCES", "run", "main"]
+__all__ = ["ATTACK_ROWS", "DEFENCES", "NEUTRAL_ACCURACY_POINTS", "NEUTRAL_BACKDOOR", "run",
+           "main", "outcome"]
 
 # (row label, attack name, kwargs, description)
 ATTACK_ROWS: list[tuple[str, str, dict[str, Any], str]] = [
@@ -63,7 +74,12 @@ ATTACK_ROWS: list[tuple[str, str, dict[str, Any], str]] = [
      "constrain-and-scale backdoor: 4×4 trigger → class 0, boosted and scaled to ‖u‖ = τ"),
 ]
 
-DEFENCES = ("no_bound", "proven_bound", "plaintext_check")
+DEFENCES = ("no_bound", "proven_bound", "plaintext_check", "adaptive_bound")
+NEUTRAL_ACCURACY_POINTS = 2.0
+NEUTRAL_BACKDOOR = 0.5
+# the adaptive runs' fixed-point scale: τ falls far below 5, so B = floor(τ·scale) needs a
+# finer grid than the default 2^14 to keep the rounding error small against B
+ADAPTIVE_SCALE = 2.0**16
 QUICK_ATTACKS = ("none", "gaussian", "gaussian_at_bound", "scaling", "backdoor")
 
 
@@ -86,6 +102,11 @@ def _specs(quick: bool, full_proofs: bool = False
                 spec = RunSpec(label=f"{label}/{dfn}", config="zkflpq", attack=name,
                                attack_kwargs=kw, fed=dict(fed), bfv=bfv, keep_rounds=False,
                                proofs=proofs)
+            elif dfn == "adaptive_bound":
+                f = {**fed, "tau_rule": AdaptiveTau(ceiling=5.0).to_dict()}
+                spec = RunSpec(label=f"{label}/{dfn}", config="zkflpq", attack=name,
+                               attack_kwargs=kw, fed=f, bfv=bfv, keep_rounds=False,
+                               proofs=proofs, scale=ADAPTIVE_SCALE)
             else:
                 spec = RunSpec(label=f"{label}/{dfn}", config="standard", attack=name,
                                attack_kwargs=kw, fed=dict(fed), defence="norm_check",
@@ -117,6 +138,9 @@ def _cell(res: dict[str, Any]) -> dict[str, Any]:
         "submissions_verified": s["submissions_verified"],
         "submissions_unverified": s["submissions_unverified"],
         "rejection_reasons": s["rejection_reasons"],
+        "honest_clipped": s["honest_clipped"],
+        "honest_clipped_rate": s["honest_clipped_rate"],
+        "tau_per_round": s["tau_per_round"],
         "accuracy_per_round": s["accuracy_per_round"],
         "backdoor_per_round": s["backdoor_per_round"],
         "attack": res["attack"],
@@ -129,8 +153,9 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs, st = _specs(quick, full_proofs)
-    # the expensive proven-bound runs first so both workers stay busy
-    order = sorted(range(len(specs)), key=lambda i: specs[i][1] != "proven_bound")
+    # the expensive proven runs first so both workers stay busy
+    order = sorted(range(len(specs)),
+                   key=lambda i: specs[i][1] not in ("proven_bound", "adaptive_bound"))
     if quick:
         log(f"[attacks] {SMOKE_LABEL}")
     log(f"[attacks] {len(specs)} runs on {workers} worker(s)")
@@ -148,7 +173,9 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
         pb = matrix[label]["proven_bound"]
         nb = matrix[label]["no_bound"]
         pc = matrix[label]["plaintext_check"]
+        ab = matrix[label]["adaptive_bound"]
         passed = pb["malicious_submissions"] - pb["malicious_rejected"]
+        passed_ab = ab["malicious_submissions"] - ab["malicious_rejected"]
         verdicts.append({
             "attack": label,
             "description": desc,
@@ -161,6 +188,14 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
                 none_acc["proven_bound"] - pb["final_accuracy"]),
             "backdoor_success_no_bound": nb["final_backdoor_success"],
             "backdoor_success_proven_bound": pb["final_backdoor_success"],
+            "passes_adaptive_bound": passed_ab > 0,
+            "malicious_accepted_adaptive": passed_ab,
+            "accuracy_drop_adaptive_bound_points": 100 * (
+                none_acc["adaptive_bound"] - ab["final_accuracy"]),
+            "backdoor_success_adaptive_bound": ab["final_backdoor_success"],
+            "honest_clipped_rate_adaptive_bound": ab["honest_clipped_rate"],
+            "outcome_proven_bound": outcome(pb, none_acc["proven_bound"]),
+            "outcome_adaptive_bound": outcome(ab, none_acc["adaptive_bound"]),
             "proof_and_plaintext_check_agree": (
                 pb["malicious_rejected"] == pc["malicious_rejected"]
                 and pb["honest_rejected"] == pc["honest_rejected"]),
@@ -173,13 +208,20 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
             "proven_bound": "ZKFL-PQ: BFV-encrypted updates + real norm proof verified at τ "
                             "(proofs: " + st["proofs"] + ")",
             "plaintext_check": "plaintext L2 check at τ (cross-check of the proof's decisions)",
+            "adaptive_bound": "ZKFL-PQ with τ from the adaptive rule (past aggregates' norms "
+                              "and client counts; floor/ceiling), proofs: " + st["proofs"],
         },
+        "adaptive_rule": AdaptiveTau(ceiling=5.0).to_dict(),
+        "adaptive_scale": ADAPTIVE_SCALE,
         "attacks": [{"label": a, "attack": n, "params": kw, "description": d}
                     for a, n, kw, d in _rows(quick)],
         "matrix": matrix,
         "verdicts": verdicts,
         "passes_norm_bound": [v["attack"] for v in verdicts if v["passes_proven_bound"]],
         "stopped_by_norm_bound": [v["attack"] for v in verdicts if not v["passes_proven_bound"]],
+        "outcomes": {d: {o: [v["attack"] for v in verdicts if v[f"outcome_{d}"] == o]
+                         for o in ("stopped", "neutralised", "harmful")}
+                     for d in ("proven_bound", "adaptive_bound")},
         "settings": {**st, "tau": 5.0, "malicious_clients": [3], "workers": workers},
         "machine": machine_info(),
         "elapsed_s": time.perf_counter() - t0,
@@ -194,6 +236,19 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
     return results
 
 
+def outcome(cell: dict[str, Any], no_attack_accuracy: float) -> str:
+    """stopped (every malicious update rejected) / neutralised (passes, but accuracy and
+    backdoor stay near the no-attack run) / harmful."""
+    if cell["malicious_submissions"] and cell["malicious_rejected"] == cell[
+            "malicious_submissions"]:
+        return "stopped"
+    drop = 100 * (no_attack_accuracy - cell["final_accuracy"])
+    bd = cell["final_backdoor_success"]
+    if drop <= NEUTRAL_ACCURACY_POINTS and (bd is None or bd < NEUTRAL_BACKDOOR):
+        return "neutralised"
+    return "harmful"
+
+
 def _f(x: float | None, pct: bool = True) -> str:
     if x is None:
         return "–"
@@ -205,29 +260,50 @@ def table_markdown(r: dict[str, Any]) -> str:
     smoke = bool(r.get("smoke_test"))
     lines = [
         *([smoke_banner(smoke).rstrip("\n"), ""] if smoke else []),
-        "| Attack | Final acc. no bound (%) | Final acc. proven bound (%) | Malicious rejected, "
-        "proven bound | Honest rejected, proven bound | Backdoor success no bound / proven (%) | "
-        "Mean ‖malicious update‖ | Passes the bound? |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Attack | Final acc. no bound (%) | Final acc. τ = 5 (%) | Malicious rejected, τ = 5 "
+        "| Honest rejected, τ = 5 | Final acc. adaptive τ (%) | Malicious rejected, adaptive "
+        "| Honest rejected / clipped, adaptive | Backdoor success no bound / τ = 5 / adaptive "
+        "(%) | Mean ‖malicious update‖ τ = 5 / adaptive | Outcome τ = 5 | Outcome adaptive |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = {v["attack"]: v for v in r["verdicts"]}
+
+    def frac(a: int, b: int) -> str:
+        return f"{a}/{b}" if b else "–"
+
+    def norm(x: float | None) -> str:
+        return "–" if x is None else f"{x:.3g}"
+
     for a in r["attacks"]:
         label = a["label"]
-        nb, pb = m[label]["no_bound"], m[label]["proven_bound"]
+        nb, pb, ab = (m[label][d] for d in ("no_bound", "proven_bound", "adaptive_bound"))
         bd = ("–" if pb["final_backdoor_success"] is None
-              else f"{_f(nb['final_backdoor_success'])} / {_f(pb['final_backdoor_success'])}")
+              else f"{_f(nb['final_backdoor_success'])} / {_f(pb['final_backdoor_success'])}"
+                   f" / {_f(ab['final_backdoor_success'])}")
         v = verdicts.get(label)
-        passes = "–" if v is None else (
-            f"**yes** ({v['malicious_accepted']}/{v['malicious_submissions']} accepted)"
-            if v["passes_proven_bound"] else
-            f"no (0/{v['malicious_submissions']} accepted)")
-        rej = (f"{pb['malicious_rejected']}/{pb['malicious_submissions']}"
-               if pb["malicious_submissions"] else "–")
-        norm = ("–" if pb["mean_malicious_norm"] is None
-                else f"{pb['mean_malicious_norm']:.3g}")
+        clipped = ab.get("honest_clipped")
         lines.append(
-            f"| {label} | {_f(nb['final_accuracy'])} | {_f(pb['final_accuracy'])} | {rej} | "
-            f"{pb['honest_rejected']}/{pb['honest_submissions']} | {bd} | {norm} | {passes} |")
+            f"| {label} | {_f(nb['final_accuracy'])} | {_f(pb['final_accuracy'])} | "
+            f"{frac(pb['malicious_rejected'], pb['malicious_submissions'])} | "
+            f"{pb['honest_rejected']}/{pb['honest_submissions']} | {_f(ab['final_accuracy'])} | "
+            f"{frac(ab['malicious_rejected'], ab['malicious_submissions'])} | "
+            f"{ab['honest_rejected']} / {'–' if clipped is None else clipped} of "
+            f"{ab['honest_submissions']} | {bd} | "
+            f"{norm(pb['mean_malicious_norm'])} / {norm(ab['mean_malicious_norm'])} | "
+            f"{'–' if v is None else v['outcome_proven_bound']} | "
+            f"{'–' if v is None else v['outcome_adaptive_bound']} |")
+    rule = r.get("adaptive_rule", {})
+    taus = m.get("none", {}).get("adaptive_bound", {}).get("tau_per_round") or []
+    lines += [
+        "",
+        f"Adaptive τ: rule `{rule.get('rule')}` (multiplier {rule.get('multiplier')}, floor "
+        f"{rule.get('floor')}, ceiling {rule.get('ceiling')}, window {rule.get('window')}); "
+        "τ per round without attack: " + ", ".join(f"{t:.3g}" for t in taus) + ".",
+        f"Outcome: *stopped* = every malicious update rejected; *neutralised* = accepted, "
+        f"but final accuracy within {NEUTRAL_ACCURACY_POINTS:g} points of the same "
+        f"defence's no-attack run and backdoor success below {100 * NEUTRAL_BACKDOOR:.0f} %; "
+        "*harmful* otherwise.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -236,15 +312,17 @@ def figures(r: dict[str, Any], out: Path) -> list[Path]:
 
     rows = [a["label"] for a in r["attacks"]]
     m = r["matrix"]
-    acc = [[m[a][d]["final_accuracy"] for d in DEFENCES] for a in rows]
-    rej = [[m[a][d]["malicious_rejected_rate"] for d in DEFENCES] for a in rows]
-    bd = [[m[a][d]["final_backdoor_success"] for d in DEFENCES] for a in rows]
-    cols = ["no bound", "proven bound τ=5", "plaintext check τ=5"]
-    cols3 = [f"acc: {c}" for c in cols] + [f"rejected: {c}" for c in cols[1:]] + [
-        f"backdoor: {c}" for c in cols[:2]]
-    mat = [a + r_[1:] + b[:2] for a, r_, b in zip(acc, rej, bd, strict=True)]
+    shown = ("no_bound", "proven_bound", "adaptive_bound")
+    names = {"no_bound": "no bound", "proven_bound": "proven τ=5",
+             "adaptive_bound": "proven, adaptive τ"}
+    acc = [[m[a][d]["final_accuracy"] for d in shown] for a in rows]
+    rej = [[m[a][d]["malicious_rejected_rate"] for d in shown[1:]] for a in rows]
+    bd = [[m[a][d]["final_backdoor_success"] for d in shown] for a in rows]
+    cols = ([f"acc: {names[d]}" for d in shown] + [f"rejected: {names[d]}" for d in shown[1:]]
+            + [f"backdoor: {names[d]}" for d in shown])
+    mat = [a + r_ + b for a, r_, b in zip(acc, rej, bd, strict=True)]
     return [plots.heatmap(
-        mat, rows, cols3, out / "attack_matrix.png", invert_cols=(5, 6),
+        mat, rows, cols, out / "attack_matrix.png", invert_cols=(5, 6, 7),
         title="Attack matrix (%): final accuracy, malicious updates rejected, backdoor success "
               "(n/a: not applicable; green = good for the defender)",
         smoke=bool(r.get("smoke_test")))]

@@ -241,7 +241,8 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
 
 def _worker(spec: RunSpec) -> dict[str, Any]:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    return run_config(spec)
+    # one proving thread per worker process: the workers already fill the cores
+    return run_config(spec if spec.threads else replace(spec, threads=1))
 
 
 def run_many(specs: Sequence[RunSpec], workers: int = 1) -> list[dict[str, Any]]:

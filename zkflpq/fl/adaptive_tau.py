@@ -73,7 +73,7 @@ class AdaptiveTau:
     multiplier: float = 1.5
     floor: float = 0.01
     ceiling: float = 5.0
-    window: int = 2
+    window: int = 1
     initial: float | None = None
 
     def __post_init__(self) -> None:
