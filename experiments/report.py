@@ -101,25 +101,36 @@ def section_reproduction(r: dict[str, Any] | None) -> str:
     n_clients = r["settings"]["federation"]["n_clients"]
     seal_ms = 1e3 * r["mean_phase_s"]["mlkem"].get("seal", 0.0) / n_clients
     open_ms = 1e3 * r["mean_phase_s"]["mlkem"].get("open", 0.0) / n_clients
+    target = r.get("overhead_target", 20.0)
+    full = r.get("configurations", {}).get("full", {})
     lines = [
         "## A. Reproduction of the paper (Part A)",
         "",
         *_banner(r),
         _setting(r),
+        " ZKFL-PQ runs in two scopes in the same process: **paper scope** protects exactly "
+        "what the paper's code protects (the first 512 parameters BFV-encrypted, the first "
+        "256 covered by the norm proof, the rest sent as float32 plaintext inside the "
+        "ML-KEM envelope) but with our proof, really verified; **full** encrypts and proves "
+        "every parameter. The paper's figures are beside both.",
         "",
         _table(table_markdown(r)),
         f"Targets of the issue ({NOT_EVALUATED}):" if smoke else "Targets of the issue:",
         "",
-        f"- overhead factor ≤ 10× with every parameter encrypted and proven: "
-        f"{_yes(t['overhead_factor_le_10'], smoke)} — measured **{r['overhead_factor']:.1f}×** "
-        f"({_s(z_round)} vs {_s(r['mean_round_time_s']['standard'])} per round, wall-clock"
+        f"- overhead factor ≤ {target:g}× wall-clock with every parameter encrypted and "
+        f"proven, proving and verifying on {full.get('threads', '?')} threads: "
+        f"{_yes(t.get('overhead_factor_le_20'), smoke)} — measured "
+        f"**{r['overhead_factor']:.1f}×** ({_s(z_round)} vs "
+        f"{_s(r['mean_round_time_s']['standard'])} per round"
         + ("" if r.get("overhead_factor_cpu") is None else
            f"; by CPU time of the process {r['overhead_factor_cpu']:.1f}×")
+        + ("" if smoke or r['overhead_factor'] <= target else
+           f"; missed by a factor {r['overhead_factor'] / target:.2f}")
         + "). "
         f"Proving is {_s(prove)} and verification {_s(verify)} of every ZKFL-PQ round "
         f"({_s(prove / n_clients)} and {_s(verify / n_clients)} per client, "
         f"{100 * (prove + verify) / z_round:.0f} % of the round); "
-        "see the breakdown in B1.",
+        "see the profile above and the breakdown in B1.",
         f"- encrypted fraction = 1.0: {_yes(t['encrypted_fraction_eq_1'], smoke)} "
         f"(measured from the messages sent: {r['encrypted_fraction']:.4f} encrypted, "
         f"{r['proven_fraction']:.4f} proven; no plaintext parameter leaves a client).",
@@ -136,18 +147,19 @@ def section_reproduction(r: dict[str, Any] | None) -> str:
         "",
         "Why the numbers differ from the paper:",
         "",
-        "- **Round time and overhead.** The paper's ZKFL-PQ encrypts 512 and \"proves\" "
-        "256 of the 108,996 parameters and takes the prover's own norm flag as the "
-        f"verdict. Here every parameter is encrypted ({r.get('chunks_per_update', '?')} BFV "
-        "ciphertexts) and "
-        "covered by a lattice norm proof that the server really verifies, so the round "
-        "is dominated by proving and verifying ~109k coefficients per client; hence a "
-        "larger factor than the paper's ~20×. FL + ML-KEM, on the other hand, costs almost "
-        "nothing here: sealing one update with ML-KEM-768 + AES-256-GCM (OpenSSL via "
-        f"`cryptography`) takes {seal_ms:.2f} ms and opening it {open_ms:.2f} ms, "
-        "whereas the paper's pure-Python ML-KEM added ~2.2 s per round. The standard-FL "
-        "round is local training of 5 clients (3 epochs each) plus evaluation, as in the "
-        "paper's code.",
+        "- **Overhead.** Like for like (paper scope) our factor is below the paper's: "
+        "sealing one update with ML-KEM-768 + AES-256-GCM (OpenSSL via `cryptography`) "
+        f"takes {seal_ms:.2f} ms and opening it {open_ms:.2f} ms, whereas the paper's "
+        "pure-Python ML-KEM added ~2.2 s per round, most of its ~20×. The full scope "
+        f"encrypts every parameter ({r.get('chunks_per_update', '?')} BFV plaintext "
+        "chunks) and proves the norm of all of them, 426× more proven coordinates than "
+        "the paper, so proving and verifying dominate its round. The standard-FL round is "
+        "local training of 5 clients (3 epochs each) plus evaluation, as in the paper's "
+        "code; how the factor falls with more training is in B1b (workload).",
+        "- **What paper scope does not protect.** An attacker who leaves the first 256 "
+        "coordinates honest is never checked: the other 99.8 % of its update are summed "
+        "unverified (and the aggregator sees 99.5 % of every update in plaintext). Only the "
+        "full scope's guarantee covers the model.",
         "- **Accuracy under attack.** Standard FL and FL + ML-KEM average the noise in and "
         + ("collapse to chance level (4 balanced classes: 25 %) "
            if max(r['final_accuracy']['standard'], r['final_accuracy']['mlkem']) < 0.3
@@ -312,6 +324,17 @@ def section_real(d: dict[str, Any] | None) -> str:
     ]) + "\n"
 
 
+def _paper_scope_headline(r: dict[str, Any]) -> str:
+    ps = r.get("configurations", {}).get("paper-scope")
+    if not ps:
+        return "(not measured in this run)."
+    cpu = ps.get("overhead_factor_cpu")
+    return (f"{_s(ps['mean_round_time_s'], 3)}: **{ps['overhead_factor']:.1f}×** wall-clock"
+            + ("" if cpu is None else f", {cpu:.1f}× by CPU time")
+            + f", detection {_pct(ps['malicious_rejected_rate'])}, honest rejected "
+            f"{_pct(ps['honest_rejected_rate'])} (paper: ~20×, 100 %, 0 %).")
+
+
 def section_attacks(a: dict[str, Any] | None, honest_max: float | None = None) -> str:
     from .attack_matrix import table_markdown
 
@@ -353,12 +376,47 @@ def section_attacks(a: dict[str, Any] | None, honest_max: float | None = None) -
         "nothing about what it contains. Differences between the two accuracy columns for "
         "those attacks come from the attacker's own choices, not from the proof (e.g. the "
         "constrain-and-scale backdoor, knowing τ, scales its update *up* to exactly τ, "
-        "while without a bound it only boosts by the number of clients). Robust "
-        "aggregation, a tighter data-driven τ, or both, are needed against them.",
+        "while without a bound it only boosts by the number of clients).",
+        "",
+        *_adaptive_lines(a),
         "",
         "![attack matrix](attacks/attack_matrix.png)",
         "",
     ]) + "\n"
+
+
+def _adaptive_lines(a: dict[str, Any]) -> list[str]:
+    """The adaptive-τ column: which attacks it stops, neutralises, or cannot stop."""
+    oc = a.get("outcomes", {}).get("adaptive_bound")
+    rule = a.get("adaptive_rule")
+    if not oc or not rule:
+        return []
+
+    def names(xs: list[str]) -> str:
+        return ", ".join(f"`{x}`" for x in xs) or "none"
+
+    fixed = a["outcomes"]["proven_bound"]
+    clip = [v.get("honest_clipped_rate_adaptive_bound") for v in a["verdicts"]]
+    clip = [c for c in clip if c is not None]
+    return [
+        f"**Adaptive τ** (`{rule['rule']}`: τ_(r+1) = min({rule['ceiling']:g}, max("
+        f"{rule['floor']:g}, {rule['multiplier']:g} · max over the last {rule['window']} "
+        "round(s) of √K·‖Δ̄‖)), with Δ̄ the decrypted mean update and K its client count — "
+        "public information only, never an individual update; `zkflpq admin open-round "
+        "--tau auto` applies the same rule in the service). Honest clients clip to the "
+        "round's τ, so none is rejected; the cost shows as honest updates clipped: "
+        + (f"at most {100 * max(clip):.0f} % of them in any row." if clip else "n/a.")
+        + f" With it: stopped {names(oc['stopped'])}; neutralised (accepted, harmless) "
+        f"{names(oc['neutralised'])}; still harmful {names(oc['harmful'])}. With τ = 5: "
+        f"stopped {names(fixed['stopped'])}; neutralised {names(fixed['neutralised'])}; "
+        f"harmful {names(fixed['harmful'])}.",
+        "",
+        "What no norm bound can stop: an update with an honest norm and a harmful "
+        "direction (sign-flipped, IPM or ALIE-style updates scaled to the honest norm, a "
+        "backdoor trained within it). The adaptive bound shrinks the room such an update "
+        "has to about the honest norms; robust aggregation on ciphertexts is outside "
+        "what a sum-only homomorphic aggregate offers.",
+    ]
 
 
 def section_scaling(s: dict[str, Any] | None) -> str:
@@ -590,10 +648,16 @@ def build(out: Path = DEFAULT_OUT) -> str:
             + ("" if r.get("overhead_factor_cpu") is None else
                f", {r['overhead_factor_cpu']:.0f}× by CPU time")
             + " (paper: ~20× while encrypting 0.47 % and "
-            "proving 0.23 % of the parameters). The ≤ 10× target is "
-            + ("met." if r["targets"]["overhead_factor_le_10"] else
-               "**not met**; proving and verifying every parameter dominates (B1).")
-            + " Norm-bounded attacks (scaled noise, backdoor, IPM, …) pass the proof (B4).",
+            "proving 0.23 % of the parameters). Like for like — our pipeline protecting "
+            "exactly the paper's 512 encrypted / 256 proven parameters, with a real "
+            "verifier — a round costs "
+            + _paper_scope_headline(r)
+            + f" The ≤ {r.get('overhead_target', 20):g}× target for the full model is "
+            + ("met." if r["targets"].get("overhead_factor_le_20") else
+               f"**not met** (missed by a factor {r['overhead_factor'] / 20:.2f}); proving "
+               "and verifying every parameter dominates (A, B1).")
+            + " With a fixed τ = 5, norm-bounded attacks (scaled noise, backdoor, IPM, …) "
+            "pass the proof; the adaptive τ rule (B4) stops or neutralises them.",
             "",
         ]
     status = _load(out, ".", "run_all_status.json")
