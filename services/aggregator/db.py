@@ -15,6 +15,10 @@ Invariants enforced by the database (not by process-local state):
 
 An update is acknowledged (202) only after its transaction committed; SQLite runs in WAL
 mode with ``synchronous=FULL``.
+
+Schema changes are additive only: :meth:`Store.create_all` creates missing tables and adds
+the nullable columns of :data:`ADDED_COLUMNS` to a database made by an earlier version
+(``create_all`` alone never alters an existing table).
 """
 
 from __future__ import annotations
@@ -38,14 +42,16 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-__all__ = ["Base", "ClaimResult", "Store", "make_engine"]
+__all__ = ["ADDED_COLUMNS", "Base", "ClaimResult", "Store", "make_engine"]
 
 
 class Base(DeclarativeBase):
@@ -84,6 +90,14 @@ class RoundRow(Base):
     n_accepted: Mapped[int] = mapped_column(Integer, default=0)
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
     close_info: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # How an adaptive τ (``tau: "auto"``) was derived: JSON {rule, observations, tau};
+    # NULL for a τ given as a number.
+    tau_source: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# Columns added after the first release, by table: nullable, so that adding them to an
+# existing table (ALTER TABLE … ADD COLUMN) needs no default and no rewrite of old rows.
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"rounds": ("tau_source",)}
 
 
 class SubmissionRow(Base):
@@ -167,6 +181,7 @@ class RoundInfo:
     n_accepted: int
     failure: str | None
     close_info: dict[str, Any] | None
+    tau_source: dict[str, Any] | None = None  # adaptive τ: {rule, observations, tau}
 
     @classmethod
     def of(cls, r: RoundRow) -> RoundInfo:
@@ -174,7 +189,9 @@ class RoundInfo:
                    r.layout, r.k_min, r.deadline, r.opened_at, r.closed_at, r.model_digest,
                    r.result_digest, r.n_accepted, r.failure,
                    json.loads(r.close_info, parse_constant=lambda _: None)
-                   if r.close_info else None)
+                   if r.close_info else None,
+                   json.loads(r.tau_source, parse_constant=lambda _: None)
+                   if r.tau_source else None)
 
     def public(self) -> dict[str, Any]:
         """JSON-safe: a non-finite stored float (rows written before the API refused
@@ -191,7 +208,10 @@ class RoundInfo:
                 "deadline": _finite(self.deadline), "opened_at": _finite(self.opened_at),
                 "closed_at": _finite(self.closed_at),
                 "model_digest": self.model_digest, "result_digest": self.result_digest,
-                "layout": self.layout}
+                "layout": self.layout,
+                # How τ was derived when the round was opened with tau "auto" (null for a
+                # number): clients, operators and auditors can recompute it.
+                "tau_auto": self.tau_source}
 
 
 def _finite(x: float | None) -> float | None:
@@ -212,6 +232,33 @@ class Store:
 
     def create_all(self) -> None:
         Base.metadata.create_all(self.engine)
+        self.add_missing_columns()
+
+    def add_missing_columns(self) -> list[str]:
+        """Add the :data:`ADDED_COLUMNS` an older database lacks; returns "table.column"
+        for each one added. Safe when several processes start at once on one database:
+        losing the race to add a column is fine as long as the column then exists."""
+        added: list[str] = []
+        for table_name, column_names in ADDED_COLUMNS.items():
+            table = Base.metadata.tables[table_name]
+            for name in column_names:
+                if name in self._column_names(table_name):
+                    continue
+                column = table.c[name]
+                ddl = (f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                       f"{column.type.compile(dialect=self.engine.dialect)}")
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(text(ddl))
+                except DBAPIError:
+                    if name not in self._column_names(table_name):
+                        raise
+                else:
+                    added.append(f"{table_name}.{name}")
+        return added
+
+    def _column_names(self, table_name: str) -> set[str]:
+        return {c["name"] for c in inspect(self.engine).get_columns(table_name)}
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -250,7 +297,7 @@ class Store:
     # -- rounds --------------------------------------------------------------------------
     def open_round(self, *, params_name: str, tau: float, scale: float, bound: int, d: int,
                    k: int, layout: str, k_min: int, deadline: float | None, model: bytes,
-                   model_digest: str) -> RoundInfo:
+                   model_digest: str, tau_source: dict[str, Any] | None = None) -> RoundInfo:
         """Raises ValueError('round_open') if a round is already open. Ids are allocated
         as max + 1 (no gaps, unlike a PostgreSQL sequence after a failed insert)."""
         for _ in range(20):
@@ -259,7 +306,9 @@ class Store:
                 row = RoundRow(id=next_id, state="open", open_slot=1, params_name=params_name,
                                tau=tau, scale=scale, bound=bound, d=d, k=k, layout=layout,
                                k_min=k_min, deadline=deadline, opened_at=time.time(),
-                               model=model, model_digest=model_digest, n_accepted=0)
+                               model=model, model_digest=model_digest, n_accepted=0,
+                               tau_source=json.dumps(tau_source)
+                               if tau_source is not None else None)
                 s.add(row)
                 try:
                     s.commit()
@@ -292,6 +341,26 @@ class Store:
             if row is None:
                 return None
             return row.model if stage == "start" else row.result_model
+
+    def closed_rounds_of_size(self, d: int, limit: int) -> list[tuple[int, int]]:
+        """(round id, updates summed) of the last ``limit`` closed rounds with a published
+        model of ``d`` parameters, oldest first. The count is the round's ``n_summed``
+        (its accepted updates less any the key authority refused at the close), i.e. the
+        K of the mean the round published; rounds closed before ``n_summed`` was
+        recorded fall back to their accepted count."""
+        with self.Session() as s:
+            rows = s.execute(
+                select(RoundRow.id, RoundRow.n_accepted, RoundRow.close_info)
+                .where(RoundRow.state == "closed", RoundRow.result_model.is_not(None),
+                       RoundRow.d == d)
+                .order_by(RoundRow.id.desc()).limit(limit)).all()
+        out = []
+        for round_id, n_accepted, close_info in reversed(rows):
+            info = json.loads(close_info, parse_constant=lambda _: None) if close_info else {}
+            summed = info.get("n_summed") if isinstance(info, dict) else None
+            out.append((int(round_id), int(summed) if isinstance(summed, int)
+                        and not isinstance(summed, bool) else int(n_accepted)))
+        return out
 
     def latest_model(self) -> tuple[bytes, str, int] | None:
         """(vector, layout, d) that the next round should start from."""

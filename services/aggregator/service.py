@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import logging
+import math
 import os
 import socket
 import time
@@ -19,7 +20,8 @@ from fastapi import Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from zkflpq.bfv import Encoder, get_params
+from zkflpq.bfv import BfvParams, Encoder, get_params, norm_bound
+from zkflpq.fl.adaptive_tau import AdaptiveTau, AggregateObservation
 from zkflpq.pq import DecodeError, SignatureError, VerifyKey, fingerprint
 from zkflpq.protocol import (
     CTX_UPDATE,
@@ -64,6 +66,66 @@ VERDICT_STATUS = {"accepted": 202, "duplicate": 409}
 def _decryptable_clients(info: RoundInfo) -> int:
     """K_max of a round: proven updates of its size whose sum provably decrypts."""
     return zk_params_for(get_params(info.params_name)).bounds(info.k, info.bound).max_clients
+
+
+def _smallest_usable_tau(params: BfvParams, scale: float, d: int) -> float:
+    """About the least τ whose B = floor(τ·scale) is ≥ 1 and above the rounding error
+    bound for d (below it nothing can be encoded): the advice in a τ-too-small error."""
+    rounding = Encoder(params, scale).rounding_error_bound(d)
+    return (math.floor(rounding) + 1) / scale
+
+
+def _bound_too_small(params: BfvParams, scale: float, tau: float, d: int) -> bool:
+    bound = norm_bound(tau, scale)
+    return bound < 1 or bound <= Encoder(params, scale).rounding_error_bound(d)
+
+
+def _round_encoding(params: BfvParams, scale: float, tau: float, d: int, k_min: int, *,
+                    rule: AdaptiveTau | None = None) -> tuple[Encoder, int]:
+    """The round's encoder and bound B = floor(τ·scale), or a 422 invalid_params: B must
+    be ≥ 1, above the rounding error, below t/2 and the proof's no-wrap limit, and leave
+    K_max ≥ k_min. With ``rule`` (τ from the adaptive rule) a τ too small says which
+    setting to raise."""
+    if rule is not None and _bound_too_small(params, scale, tau, d):
+        raise ApiError(422, "invalid_params",
+                       f"the adaptive rule gives τ = {tau:.6g}, so B = floor(τ·scale) = "
+                       f"{norm_bound(tau, scale)} is too small for d = {d}: raise "
+                       f"tau_rule.floor to at least {_smallest_usable_tau(params, scale, d):.6g}"
+                       f" or raise scale (now {scale:g})")
+    try:
+        enc = Encoder(params, scale, tau)
+        enc.clip_radius(d)
+        assert enc.bound is not None
+        zk_params_for(params).bounds(enc.num_chunks(d), int(enc.bound))  # no-wrap limit
+    except ValueError as exc:
+        where = "" if rule is None else f"the adaptive rule's τ = {tau:.6g}: "
+        raise ApiError(422, "invalid_params", where + str(exc)) from None
+    bound = int(enc.bound)
+    k_max = zk_params_for(params).bounds(enc.num_chunks(d), bound).max_clients
+    if k_min > k_max:
+        where = "" if rule is None else f" at the adaptive rule's τ = {tau:.6g}"
+        raise ApiError(422, "invalid_params", f"k_min exceeds K_max = {k_max}{where}")
+    return enc, bound
+
+
+def _check_rule_range(params: BfvParams, scale: float, rule: AdaptiveTau, d: int,
+                      k_min: int) -> None:
+    """422 when no τ in [floor, ceiling] can open the round, without the history: a too
+    small B only gets worse as τ falls, and every other limit (B < t/2, no-wrap, K_max)
+    only gets worse as τ grows."""
+    if _bound_too_small(params, scale, rule.ceiling, d):
+        raise ApiError(422, "invalid_params",
+                       f"tau_rule.ceiling = {rule.ceiling:g} gives B = floor(τ·scale) = "
+                       f"{norm_bound(rule.ceiling, scale)}, too small for d = {d}, and the "
+                       f"rule never goes above it: raise tau_rule.ceiling to at least "
+                       f"{_smallest_usable_tau(params, scale, d):.6g} or raise scale "
+                       f"(now {scale:g})")
+    if not _bound_too_small(params, scale, rule.floor, d):
+        try:
+            _round_encoding(params, scale, rule.floor, d, k_min)
+        except ApiError as exc:
+            raise ApiError(422, "invalid_params", f"even at tau_rule.floor = "
+                           f"{rule.floor:g}, the least τ the rule gives: {exc.detail}") from None
 
 
 @dataclass
@@ -253,30 +315,59 @@ class AggregatorService:
                 raise ApiError(422, "model_required", "the first round needs an initial model")
             raw, layout, d = prev
             vec = np.frombuffer(raw, dtype="<f4")
-        try:
-            enc = Encoder(params, body.scale, body.tau)
-            enc.clip_radius(d)
-            assert enc.bound is not None
-            zk_params_for(params).bounds(enc.num_chunks(d), int(enc.bound))  # no-wrap limit
-        except ValueError as exc:
-            raise ApiError(422, "invalid_params", str(exc)) from None
-        bound = int(enc.bound)
-        k_max = zk_params_for(params).bounds(enc.num_chunks(d), bound).max_clients
-        if body.k_min > k_max:
-            raise ApiError(422, "invalid_params", f"k_min exceeds K_max = {k_max}")
+        rule: AdaptiveTau | None = None
+        tau_source: dict[str, Any] | None = None
+        if body.tau == "auto":
+            rule = body.adaptive_tau_rule()
+            # Before reading past rounds' models: a rule none of whose τ values can work.
+            _check_rule_range(params, body.scale, rule, d, body.k_min)
+            observations = await to_thread.run_sync(self._tau_observations, rule, d)
+            tau = rule.next_tau(AggregateObservation(o["mean_update_norm"], o["n_accepted"])
+                                for o in observations)
+            tau_source = {"rule": rule.to_dict(), "observations": observations, "tau": tau}
+        else:
+            tau = float(body.tau)
+        enc, bound = _round_encoding(params, body.scale, tau, d, body.k_min, rule=rule)
         model = encode_float_vector(vec)
         deadline = time.time() + body.deadline_s if body.deadline_s else None
         try:
             info = await to_thread.run_sync(lambda: self.store.open_round(
-                params_name=params.name, tau=float(body.tau), scale=float(body.scale),
+                params_name=params.name, tau=tau, scale=float(body.scale),
                 bound=bound, d=d, k=enc.num_chunks(d), layout=layout,
-                k_min=body.k_min, deadline=deadline, model=model, model_digest=sha3(model).hex()))
+                k_min=body.k_min, deadline=deadline, model=model, model_digest=sha3(model).hex(),
+                tau_source=tau_source))
         except ValueError:
             raise ApiError(409, "round_open", "a round is already open") from None
         self.metrics.round_accepted.set(0)
-        log.info("round opened", extra={"fields": {"round_id": info.id, "d": d, "k": info.k,
-                                                  "bound": info.bound, "k_min": info.k_min}})
+        log.info("round opened", extra={"fields": {
+            "round_id": info.id, "d": d, "k": info.k, "bound": info.bound, "k_min": info.k_min,
+            "tau": tau, "tau_auto": tau_source is not None,
+            "tau_observations": [o["round_id"] for o in (tau_source or {}).get(
+                "observations", [])]}})
         return info
+
+    def _tau_observations(self, rule: AdaptiveTau, d: int) -> list[dict[str, Any]]:
+        """What the adaptive rule sees: for each of the last ``rule.window`` closed rounds
+        of this model size, oldest first, ‖published − start‖₂ of its two stored float32
+        models (what any client can recompute from the models it downloads) and its K.
+        One round's two models are in memory at a time."""
+        out: list[dict[str, Any]] = []
+        for round_id, n_summed in self.store.closed_rounds_of_size(d, rule.window):
+            start = self.store.round_model(round_id, "start")
+            result = self.store.round_model(round_id, "result")
+            if start is None or result is None or n_summed < 1:
+                continue
+            delta = (np.frombuffer(result, dtype="<f4").astype(np.float64)
+                     - np.frombuffer(start, dtype="<f4").astype(np.float64))
+            norm = float(np.linalg.norm(delta))
+            if not math.isfinite(norm):
+                # A published model with an inf/NaN says nothing about honest norms.
+                log.warning("round skipped by the adaptive τ rule", extra={"fields": {
+                    "round_id": round_id, "reason": "non-finite model change"}})
+                continue
+            out.append({"round_id": round_id, "mean_update_norm": norm,
+                        "n_accepted": n_summed})
+        return out
 
     async def round_status(self, round_id: int) -> dict[str, Any]:
         info = await to_thread.run_sync(self.store.get_round, round_id)

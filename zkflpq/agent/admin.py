@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import httpx
 import numpy as np
@@ -108,11 +109,18 @@ class AdminClient:
             "aggregator_id": aggregator_id, "public_key": b64e(verify_key.to_bytes())})
 
     # -- rounds ----------------------------------------------------------------------------
-    def open_round(self, *, tau: float, scale: float = 65536.0, k_min: int = 2,
-                   deadline_s: float | None = None, model: np.ndarray | None = None,
-                   layout: str = "") -> dict[str, Any]:
+    def open_round(self, *, tau: float | Literal["auto"], scale: float = 65536.0,
+                   k_min: int = 2, deadline_s: float | None = None,
+                   model: np.ndarray | None = None, layout: str = "",
+                   tau_rule: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Open a round. ``tau="auto"``: the aggregator derives τ from its past rounds
+        with the adaptive rule, whose parameters ``tau_rule`` may set (``multiplier``,
+        ``floor``, ``ceiling``, ``window``, ``initial``; only with "auto"); the answer's
+        ``tau`` is the resolved number and ``tau_auto`` how it was derived."""
         body: dict[str, Any] = {"tau": tau, "scale": scale, "k_min": k_min,
                                 "deadline_s": deadline_s}
+        if tau_rule is not None:
+            body["tau_rule"] = dict(tau_rule)
         if model is not None:
             vec = np.asarray(model, dtype=np.float32).reshape(-1)
             body["model"] = {"d": int(vec.size), "layout": layout,

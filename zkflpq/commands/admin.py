@@ -4,7 +4,12 @@ Each service has an admin token. The aggregator's comes from --token-file, else
 $ZKFLPQ_ADMIN_TOKEN, else <--data-dir>/admin.token; the key authority's from
 --key-authority-token-file, else the same. Tokens are sent only in the Authorization
 header and never printed. Errors name the service that refused. Exit status: 0 done,
-1 an error, 3 a round that failed to close.
+1 an error, 2 a usage error, 3 a round that failed to close.
+
+``open-round --tau auto`` lets the aggregator derive τ from its past rounds (the adaptive
+rule of :mod:`zkflpq.fl.adaptive_tau`); ``--tau-multiplier``, ``--tau-floor``,
+``--tau-ceiling``, ``--tau-window`` and ``--tau-initial`` set the rule and are refused
+with a number τ.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from zkflpq.fl.adaptive_tau import AdaptiveTau  # light: no torch, no crypto
 
 from ._errors import EXIT_REFUSED, CliError
 
@@ -46,7 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_enrol)
 
     o = sub.add_parser("open-round", help="open a round")
-    o.add_argument("--tau", type=float, default=5.0)
+    o.add_argument("--tau", type=_tau_value, default=5.0,
+                   help="L2 norm bound τ of the updates (default 5), or 'auto': derived by "
+                        "the aggregator from the norms of its last closed rounds' means")
+    for name, kind, what in _TAU_RULE_OPTIONS:
+        o.add_argument(f"--tau-{name}", type=kind, default=None,
+                       help=f"with --tau auto: {what}")
     o.add_argument("--scale", type=float, default=65536.0)
     o.add_argument("--k-min", type=int, default=2)
     o.add_argument("--deadline-s", type=float, default=None)
@@ -55,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--mlp", default=None,
                    help="initial MLP 'in,hidden...,out' (e.g. 784,128,64,4) with --seed")
     o.add_argument("--seed", type=int, default=0)
-    o.set_defaults(func=_open)
+    o.set_defaults(func=_open, open_round_parser=o)
 
     c = sub.add_parser("close-round", help="aggregate via the key authority and publish")
     c.add_argument("round_id", type=int)
@@ -74,6 +86,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="accuracy on DATA: an .npz with X and y, or 'synthetic' (the "
                         "synthetic medical set's held-out 20 %%)")
     m.set_defaults(func=_model)
+
+
+# (option suffix, type, help) of the adaptive rule's parameters: --tau-<suffix> sets the
+# rule's field of the same name (zkflpq.fl.adaptive_tau.AdaptiveTau, whose defaults the
+# help quotes; the aggregator checks the values and names a refused one).
+_TAU_RULE_OPTIONS: tuple[tuple[str, type, str], ...] = (
+    ("multiplier", float, "τ = multiplier · max over the window of sqrt(K)·‖mean update‖ "
+                          f"(default {AdaptiveTau.multiplier:g})"),
+    ("floor", float, f"least τ (default {AdaptiveTau.floor:g})"),
+    ("ceiling", float, f"largest τ (default {AdaptiveTau.ceiling:g})"),
+    ("window", int, "past closed rounds of the same model size it looks at "
+                    f"(default {AdaptiveTau.window})"),
+    ("initial", float, "τ when there is no such round (default: the ceiling)"),
+)
+
+
+def _tau_value(text: str) -> float | str:
+    """--tau: a number or 'auto' (argparse turns the ValueError into a usage error)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
+def _tau_rule(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The --tau-* options given, as the aggregator's tau_rule (None when none is given);
+    a usage error (exit 2) with a number τ, which they would not affect."""
+    given = {name: getattr(args, f"tau_{name}") for name, _, _ in _TAU_RULE_OPTIONS
+             if getattr(args, f"tau_{name}") is not None}
+    if given and args.tau != "auto":
+        options = ", ".join(f"--tau-{name}" for name in given)
+        args.open_round_parser.error(f"{options}: only with --tau auto "
+                                     f"(--tau is {args.tau:g})")
+    return given or None
 
 
 def _read_token(path: Path, what: str) -> str:
@@ -137,6 +185,7 @@ def _enrol(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace) -> int:
     import numpy as np
 
+    tau_rule = _tau_rule(args)  # a usage error before any file is read or service called
     model = None
     layout = ""
     if args.model_npy is not None:
@@ -161,7 +210,8 @@ def _open(args: argparse.Namespace) -> int:
         model, layout = flatten_params(net), layout_to_json(model_layout(net))
     with _client(args) as admin:
         _print(admin.open_round(tau=args.tau, scale=args.scale, k_min=args.k_min,
-                                deadline_s=args.deadline_s, model=model, layout=layout))
+                                deadline_s=args.deadline_s, model=model, layout=layout,
+                                tau_rule=tau_rule))
     return 0
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from zkflpq.fl.adaptive_tau import RULE_ID, AdaptiveTau
 from zkflpq.protocol import HEADER_SENDER
 
 from ...common.http import ApiError, require_admin, sealed_response
@@ -21,6 +32,65 @@ RoundId = Path(..., ge=1, le=2**31 - 1)
 
 MAX_D = 100_000_000
 MAX_DEADLINE_S = 366 * 86400  # a round open for more than a year is a typo
+MAX_TAU = 1e9
+# Each round in the window costs reading its two models at open: a longer memory than
+# this is a typo, not a rule.
+MAX_TAU_WINDOW = 100
+
+
+def _one_tau_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One error at ``tau`` (not one per branch of number | "auto"), worded for a number:
+    422 responses and tests name the field as ["body", "tau"]."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        number_errors = [e["msg"] for e in exc.errors()
+                         if not str(e["loc"][0] if e["loc"] else "").startswith("literal")]
+        raise PydanticCustomError(
+            "tau", "{problem} (tau is a number, or the string 'auto')",
+            {"problem": number_errors[0] if number_errors else "invalid value"}) from None
+
+
+TauValue = Annotated[
+    Annotated[float, Field(gt=0, le=MAX_TAU, allow_inf_nan=False)] | Literal["auto"],
+    WrapValidator(_one_tau_error)]
+
+
+class TauRuleIn(BaseModel):
+    """Parameters of the adaptive τ rule ``zkflpq-adaptive-tau/v1`` (see
+    :mod:`zkflpq.fl.adaptive_tau`); an omitted field takes the rule's default. Strict:
+    unknown fields, booleans and strings for numbers are refused (422 naming the field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str = Field(RULE_ID, max_length=64, strict=True,
+                      description=f"rule identifier; the only one known is {RULE_ID}")
+    multiplier: float = Field(AdaptiveTau.multiplier, ge=1, le=1e6, allow_inf_nan=False,
+                              strict=True, description="τ = multiplier · sqrt(K)·‖Δ̄‖")
+    floor: float = Field(AdaptiveTau.floor, gt=0, le=MAX_TAU, allow_inf_nan=False,
+                         strict=True, description="least τ (L2, model units)")
+    ceiling: float = Field(AdaptiveTau.ceiling, gt=0, le=MAX_TAU, allow_inf_nan=False,
+                           strict=True, description="largest τ (L2, model units)")
+    window: int = Field(AdaptiveTau.window, ge=1, le=MAX_TAU_WINDOW, strict=True,
+                        description="past rounds (of this model size) the rule looks at")
+    initial: float | None = Field(AdaptiveTau.initial, gt=0, le=MAX_TAU, allow_inf_nan=False,
+                                  strict=True, description="τ with no history (default: "
+                                  "ceiling)")
+
+    @field_validator("rule")
+    @classmethod
+    def _known_rule(cls, rule: str) -> str:
+        if rule != RULE_ID:
+            raise ValueError(f"unknown rule {rule!r}; known: {RULE_ID}")
+        return rule
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TauRuleIn:
+        self.to_rule()  # floor ≤ initial ≤ ceiling: the rule's ValueError names the field
+        return self
+
+    def to_rule(self) -> AdaptiveTau:
+        return AdaptiveTau.from_dict(self.model_dump())
 
 
 class ModelIn(BaseModel):
@@ -32,10 +102,13 @@ class ModelIn(BaseModel):
 
 class OpenRoundRequest(BaseModel):
     """Every number is finite (JSON ``Infinity``/``NaN`` → 422) and in a sane range; the
-    parameter set further requires 1 <= B = floor(τ·scale) < t/2 (422 invalid_params)."""
+    parameter set further requires 1 <= B = floor(τ·scale) < t/2 (422 invalid_params).
+    ``tau: "auto"`` derives τ from the aggregator's past rounds with ``tau_rule``."""
 
-    tau: float = Field(..., gt=0, le=1e9, allow_inf_nan=False,
-                       description="L2 clipping norm τ")
+    tau: TauValue = Field(..., description="L2 clipping norm τ, or \"auto\": the adaptive "
+                          "rule applied to the last closed rounds of the same model size")
+    tau_rule: TauRuleIn | None = Field(None, description="adaptive rule's parameters (only "
+                                       "with tau \"auto\"; default: the rule's defaults)")
     scale: float = Field(65536.0, gt=0, le=2.0**53, allow_inf_nan=False,
                          description="fixed-point scale; B = floor(τ·scale)")
     k_min: int = Field(2, ge=1, le=1_000_000)
@@ -43,6 +116,18 @@ class OpenRoundRequest(BaseModel):
                                      description="seconds from now until submissions close")
     model: ModelIn | None = Field(None, description="initial model (default: the last "
                                   "published one)")
+
+    @model_validator(mode="after")
+    def _rule_needs_auto(self) -> OpenRoundRequest:
+        if self.tau_rule is not None and self.tau != "auto":
+            # A rule next to a fixed τ would be silently ignored: refuse the ambiguity.
+            raise ValueError("tau_rule is only valid with tau \"auto\" (tau is "
+                             f"{self.tau:g} here)")
+        return self
+
+    def adaptive_tau_rule(self) -> AdaptiveTau:
+        """The rule of a ``tau: "auto"`` request (its defaults without ``tau_rule``)."""
+        return self.tau_rule.to_rule() if self.tau_rule is not None else AdaptiveTau()
 
 
 @router.post("/v1/rounds", status_code=201, dependencies=[Depends(admin)],
