@@ -37,7 +37,7 @@ def test_defaults_and_start() -> None:
     # the documented defaults (docs/services.md, the aggregator's tau_rule defaults)
     rule = AdaptiveTau()
     assert (rule.multiplier, rule.floor, rule.ceiling, rule.window, rule.initial) == \
-        (1.5, 0.01, 5.0, 2, None)
+        (1.5, 0.01, 5.0, 1, None)
     assert rule.start == 5.0 and rule.next_tau([]) == 5.0
     assert AdaptiveTau(initial=0.5).start == 0.5 == AdaptiveTau(initial=0.5).next_tau([])
 
