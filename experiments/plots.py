@@ -190,10 +190,14 @@ def factor_vs_workload(
     xlabel: str,
     ylabel: str,
     thresholds: Sequence[float] = (),
+    secondary: Mapping[tuple[str, str], tuple[Sequence[float], Sequence[float]]] | None = None,
+    secondary_label: str = "",
     smoke: bool = False,
 ) -> Path:
     """Log-log lines keyed by (group, kind): colour per group (e.g. protection scope),
-    marker per kind (e.g. model); dashed horizontal lines at ``thresholds``."""
+    marker per kind (e.g. model); dashed horizontal lines at ``thresholds``;
+    ``secondary`` (same keys) as open markers without lines (e.g. another measure of
+    the same points), explained by ``secondary_label`` in a corner."""
     fig, ax = plt.subplots(figsize=(7.0, 4.6))
     groups = list(dict.fromkeys(g for g, _ in series))
     kinds = list(dict.fromkeys(k for _, k in series))
@@ -203,6 +207,13 @@ def factor_vs_workload(
         gi, ki = groups.index(group), kinds.index(kind)
         ax.plot(x, y, color=f"C{gi}", marker=markers[ki % 6], ls=styles[ki % 4], ms=6, lw=1.5,
                 label=f"{group} — {kind}")
+    for (group, kind), (x, y) in (secondary or {}).items():
+        gi, ki = groups.index(group), kinds.index(kind)
+        ax.scatter(x, y, marker=markers[ki % 6], s=60, facecolors="none",
+                   edgecolors=f"C{gi}", linewidths=1.0, zorder=3)
+    if secondary and secondary_label:
+        ax.text(0.01, 0.01, secondary_label, transform=ax.transAxes, fontsize=7,
+                color="grey", ha="left", va="bottom")
     for t in thresholds:
         ax.axhline(t, color="grey", ls="--", lw=1)
         ax.text(1.0, t, f" {t:g}×", transform=ax.get_yaxis_transform(), color="grey",

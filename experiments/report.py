@@ -546,7 +546,10 @@ def section_workload(w: dict[str, Any] | None, step: dict[str, Any] | None = Non
         f"(torch, measured faster per model): {threads}; proving and verification on "
         f"{st['prove_verify_threads']} cores. The x of the curve is standard FL's local "
         "training per round, summed over the clients; factors are round time / standard "
-        "round time of the same point (wall clock / CPU time of the process).",
+        "round time of the same point: by wall clock, by CPU time of the process, and as "
+        "*phase sum* = 1 + (the configuration's own measured protection phases: quantise … "
+        "decrypt, and its aggregation less standard FL's) / standard round, which does not "
+        "depend on how long the training took in the protected runs.",
         "",
         _table(table_markdown(w)),
         "Where the wall-clock factor crosses 2× and 1.2× (log-log interpolation between the "
@@ -555,6 +558,8 @@ def section_workload(w: dict[str, Any] | None, step: dict[str, Any] | None = Non
         "(factor − 1), the crypto cost being constant):",
         "",
         *[f"- {SCOPE_LABELS[scope]}: " + "; ".join(v) + "." for scope, v in by_scope.items()],
+        "",
+        _spread_note(w),
         "",
         "![overhead vs training](workload/overhead_vs_training.png)",
         "",
@@ -565,6 +570,20 @@ def section_workload(w: dict[str, Any] | None, step: dict[str, Any] | None = Non
 
 SCOPE_LABELS = {"full": "every parameter encrypted and proven",
                 "paper": "paper scope (256 proven)"}
+
+
+def _spread_note(w: dict[str, Any]) -> str:
+    """How much the training time varied between the back-to-back runs of a point."""
+    worst = max(w["points"], key=lambda p: p.get("train_spread_between_runs") or 0.0)
+    spread = worst.get("train_spread_between_runs")
+    if spread is None:
+        return ""
+    return (f"The local training itself took up to {100 * spread:.0f} % longer or shorter in "
+            "a protected run than in the standard run of the same point (largest at "
+            f"{worst['model'].upper()} {worst['samples_per_client']:,}×{worst['local_epochs']}; "
+            "other processes shared the machine), and where training dominates the round "
+            "that moves the wall-clock factor by as much as the crypto does. The CPU-time and "
+            "phase-sum rows of the crossing table are not affected by it.")
 
 
 def _crossing_short(c: dict[str, Any]) -> str:

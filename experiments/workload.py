@@ -64,10 +64,12 @@ __all__ = [
 # (samples per client, local epochs) per model. Chosen from measured training costs on
 # a 2-core machine (MLP ≈ 10 µs, CNN ≈ 75 µs per sample-epoch with its faster thread
 # count) to span ~0.01 s → ~10 s of training per round within a 10-minute run; the
-# full grid (3 × 3 × 2 points) would take about three times as long.
+# full grid (3 × 3 × 2 points) would take about three times as long. The CNN's epochs
+# stop at 3: CNN 2,000×10 costs as much training as 20,000×1 (~12 s per round, over
+# 100 s for its nine rounds) and the MLP already covers 10 epochs.
 SWEEP: dict[str, list[tuple[int, int]]] = {
     "mlp": [(200, 1), (2000, 1), (2000, 3), (20000, 1), (2000, 10), (20000, 10)],
-    "cnn": [(200, 1), (2000, 1), (2000, 3), (20000, 1), (2000, 10)],
+    "cnn": [(200, 1), (2000, 1), (2000, 3), (20000, 1)],
 }
 SWEEP_QUICK: dict[str, list[tuple[int, int]]] = {
     "mlp": [(40, 1), (400, 1), (400, 3)],
@@ -82,6 +84,10 @@ CONFIGS: tuple[tuple[str, str, str], ...] = (
 SCOPE_NAMES = {"full": "ZKFL-PQ, every parameter", "paper": "ZKFL-PQ, paper scope"}
 MODEL_NAMES = {"mlp": "MLP", "cnn": "CNN"}
 THRESHOLDS = (2.0, 1.2)
+# factor kinds: round wall clock, process CPU time, and standard FL's round + the
+# configuration's own protection phases (see measure_point)
+FACTOR_KINDS = ("wall", "cpu", "phases")
+KIND_NAMES = {"wall": "wall clock", "cpu": "CPU time", "phases": "phase sum"}
 N_CLIENTS = 5
 TRAIN_FRACTION = 0.8  # paper_data: the first 80 % of n_samples are the training part
 TEST_SAMPLES = 200  # the paper's test-set size (20 % of 1000), held fixed over the sweep
@@ -230,6 +236,10 @@ def measure_point(model: str, samples_per_client: int, epochs: int, data: Any, *
         # runs (other load on a shared machine), a cross-check of factor_wall
         c["factor_phases"] = 1.0 + (c["crypto_phases_s"] + (c["aggregate_s"] or 0.0)
                                     - (std["aggregate_s"] or 0.0)) / std["mean_round_time_s"]
+    # how much the training itself varied between the three back-to-back runs (other
+    # load on the machine): the part of factor_wall that is not the crypto
+    train_spread = max(abs(c["train_s"] - std["train_s"]) for c in configs.values()) / std[
+        "train_s"]
     sizes = [len(c) for c in clients]
     point = {
         "model": model,
@@ -241,6 +251,7 @@ def measure_point(model: str, samples_per_client: int, epochs: int, data: Any, *
         "training_threads": threads,
         # the x of the curve: standard FL's local training, summed over the clients
         "train_s_per_round": std["train_s"],
+        "train_spread_between_runs": train_spread,
         "configs": configs,
     }
     log(f"[workload] {model} {samples_per_client}×{epochs}: train {std['train_s']:.3f} s/round, "
@@ -250,22 +261,30 @@ def measure_point(model: str, samples_per_client: int, epochs: int, data: Any, *
 
 
 def crossings(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per model and scope, per threshold: where the wall-clock factor (and the CPU
-    factor) crosses it, against the training seconds per round."""
+    """Per model and scope, per factor kind and threshold: where the factor crosses it,
+    against the training seconds per round. The extrapolation uses the median extra
+    seconds per round over the model's points (wall: round − standard round; phases:
+    the protection phases); none for CPU time, whose seconds are not wall seconds."""
     out: dict[str, Any] = {}
     for model in dict.fromkeys(p["model"] for p in points):
         pts = [p for p in points if p["model"] == model]
         xs = [p["train_s_per_round"] for p in pts]
         for scope in ("full", "paper"):
-            crypto = median([p["configs"][scope]["extra_round_s"] for p in pts])
-            entry: dict[str, Any] = {"crypto_extra_round_s_median": crypto}
-            for kind in ("wall", "cpu"):
+            extra = {
+                "wall": median([p["configs"][scope]["extra_round_s"] for p in pts]),
+                "phases": median([(p["configs"][scope]["factor_phases"] - 1.0)
+                                  * p["configs"]["standard"]["mean_round_time_s"]
+                                  for p in pts]),
+                "cpu": None,
+            }
+            entry: dict[str, Any] = {"crypto_extra_round_s_median": extra["wall"],
+                                     "crypto_phases_s_median": extra["phases"]}
+            for kind in FACTOR_KINDS:
                 fs = [p["configs"][scope][f"factor_{kind}"] for p in pts]
                 if any(f is None for f in fs):
                     continue
-                entry[kind] = {
-                    f"{t:g}x": crossing(xs, fs, t, crypto_s=crypto if kind == "wall" else None)
-                    for t in THRESHOLDS}
+                entry[kind] = {f"{t:g}x": crossing(xs, fs, t, crypto_s=extra[kind])
+                               for t in THRESHOLDS}
             out[f"{model}/{scope}"] = entry
     return out
 
@@ -347,15 +366,21 @@ def _crossing_text(c: dict[str, Any]) -> str:
 
 
 def crossings_markdown(r: dict[str, Any]) -> str:
-    lines = ["| Model / protection | extra s per round vs standard (median) | factor < 2× from "
+    lines = ["| Model / protection | factor | extra s per round (median) | factor < 2× from "
              "(training s per round) | factor < 1.2× from (training s per round) |",
-             "|---|---|---|---|"]
+             "|---|---|---|---|---|"]
     for key, e in r["crossings"].items():
         model, scope = key.split("/")
-        w = e["wall"]
-        lines.append(f"| {MODEL_NAMES[model]} / {SCOPE_NAMES[scope]} | "
-                     f"{e['crypto_extra_round_s_median']:.3f} | {_crossing_text(w['2x'])} | "
-                     f"{_crossing_text(w['1.2x'])} |")
+        extra = {"wall": e["crypto_extra_round_s_median"],
+                 "phases": e.get("crypto_phases_s_median"), "cpu": None}
+        for kind in FACTOR_KINDS:
+            if kind not in e:
+                continue
+            c = e[kind]
+            x = extra[kind]
+            lines.append(f"| {MODEL_NAMES[model]} / {SCOPE_NAMES[scope]} | {KIND_NAMES[kind]} | "
+                         f"{'–' if x is None else f'{x:.3f}'} | {_crossing_text(c['2x'])} | "
+                         f"{_crossing_text(c['1.2x'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -363,21 +388,23 @@ def table_markdown(r: dict[str, Any]) -> str:
     smoke = bool(r.get("smoke_test"))
     lines = [*([smoke_banner(smoke).rstrip("\n"), ""] if smoke else []),
              "| Model (params) | samples/client | epochs | training s/round | standard s/round "
-             "| full s/round | full × (wall / CPU) | paper-scope s/round | "
-             "paper-scope × (wall / CPU) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| full s/round | full × (wall / CPU / phases) | paper-scope s/round | "
+             "paper-scope × (wall / CPU / phases) | training spread between runs |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for p in r["points"]:
         c = p["configs"]
 
         def fx(cfg: dict[str, Any]) -> str:
             cpu = cfg["factor_cpu"]
-            return f"{cfg['factor_wall']:.2f} / " + ("n/a" if cpu is None else f"{cpu:.2f}")
+            return (f"{cfg['factor_wall']:.2f} / " + ("n/a" if cpu is None else f"{cpu:.2f}")
+                    + f" / {cfg['factor_phases']:.2f}")
 
         lines.append(
             f"| {MODEL_NAMES[p['model']]} ({p['n_params']:,}) | {p['samples_per_client']:,} | "
             f"{p['local_epochs']} | {p['train_s_per_round']:.3f} | "
             f"{c['standard']['mean_round_time_s']:.3f} | {c['full']['mean_round_time_s']:.3f} | "
-            f"{fx(c['full'])} | {c['paper']['mean_round_time_s']:.3f} | {fx(c['paper'])} |")
+            f"{fx(c['full'])} | {c['paper']['mean_round_time_s']:.3f} | {fx(c['paper'])} | "
+            f"{100 * p['train_spread_between_runs']:.0f} % |")
     lines += ["", crossings_markdown(r).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
@@ -386,14 +413,18 @@ def figure(r: dict[str, Any], out: Path) -> Path:
     from . import plots
 
     series: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    cpu: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for scope in ("full", "paper"):
         for model in dict.fromkeys(p["model"] for p in r["points"]):
-            pts = sorted((p["train_s_per_round"], p["configs"][scope]["factor_wall"])
+            pts = sorted((p["train_s_per_round"], p["configs"][scope]["factor_wall"],
+                          p["configs"][scope]["factor_cpu"])
                          for p in r["points"] if p["model"] == model)
-            series[(SCOPE_NAMES[scope], MODEL_NAMES[model])] = (
-                [x for x, _ in pts], [y for _, y in pts])
+            key = (SCOPE_NAMES[scope], MODEL_NAMES[model])
+            series[key] = ([x for x, _, _ in pts], [y for _, y, _ in pts])
+            cpu[key] = ([x for x, _, c in pts if c], [c for _, _, c in pts if c])
     return plots.factor_vs_workload(
-        series, out / "overhead_vs_training.png", thresholds=THRESHOLDS,
+        series, out / "overhead_vs_training.png", thresholds=THRESHOLDS, secondary=cpu,
+        secondary_label="open markers: the same points by CPU time of the process",
         title=f"Overhead factor vs local training ({N_CLIENTS} clients, {r['bfv_params']}, "
               "wall clock)",
         xlabel="standard FL local training per round, all clients (s)",

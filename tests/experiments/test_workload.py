@@ -54,7 +54,7 @@ def test_quick_outputs(quick):
         assert p["configs"]["full"]["crypto_phases_s"] > 0
     assert set(r["crossings"]) == {"mlp/full", "mlp/paper", "cnn/full", "cnn/paper"}
     for e in r["crossings"].values():
-        for kind in ("wall", "cpu"):
+        for kind in ("wall", "cpu", "phases"):
             assert set(e[kind]) == {"2x", "1.2x"}
             for c in e[kind].values():
                 assert c["status"] in ("measured", "not_reached", "below_measured_range")
@@ -83,7 +83,13 @@ def test_factors_follow_from_recorded_times(quick):
             assert math.isclose(c["extra_round_s"],
                                 c["mean_round_time_s"] - std["mean_round_time_s"],
                                 rel_tol=1e-9, abs_tol=1e-12)
+            protection = c["crypto_phases_s"] + c["aggregate_s"] - std["aggregate_s"]
+            assert math.isclose(c["factor_phases"],
+                                1.0 + protection / std["mean_round_time_s"], rel_tol=1e-9)
         assert std["factor_wall"] == 1.0
+        spread = max(abs(c["train_s"] - std["train_s"]) for c in p["configs"].values())
+        assert math.isclose(p["train_spread_between_runs"], spread / std["train_s"],
+                            rel_tol=1e-9)
 
 
 def test_log_log_crossing_exact_on_a_power_law():
