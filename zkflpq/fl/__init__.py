@@ -3,8 +3,8 @@ and an in-process federation simulator. Uses numpy / torch / scikit-learn only; 
 imports the crypto layers.
 
 Submodules: :mod:`.data`, :mod:`.model`, :mod:`.training`, :mod:`.attacks`,
-:mod:`.simulation`, :mod:`.adaptive_tau`. Names below are re-exported lazily, so ``import zkflpq.fl.data``
-does not pull in torch.
+:mod:`.simulation`, :mod:`.adaptive_tau`. Names below are re-exported lazily, so
+``import zkflpq.fl.data`` does not pull in torch.
 """
 
 from __future__ import annotations

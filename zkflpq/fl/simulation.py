@@ -160,8 +160,10 @@ def run_federation(
     ``backdoor_success`` (None unless the attack defines it), ``malicious`` (ids
     attacking), ``accepted`` (ids), ``rejected`` (``{"client", "reason"}``),
     ``update_norms`` (L2 norm of each client's submitted plaintext update, by id),
-    ``honest_norms`` (before clipping/attack), ``tau`` (the round's bound), ``diverged`` (global model has non-finite
-    entries; its accuracy is then meaningless) and ``timings_s`` (per phase + total).
+    ``honest_norms`` (before clipping/attack), ``tau`` (the round's bound),
+    ``honest_clipped`` (honest ids whose update exceeded it), ``diverged`` (global model
+    has non-finite entries; its accuracy is then meaningless) and ``timings_s`` (per
+    phase + total).
     """
     cfg = config or FederationConfig()
     if len(client_data) != cfg.n_clients:
