@@ -39,6 +39,12 @@ def _task(args: argparse.Namespace) -> dict[str, Any]:
     return {"parts": parts, "test": test}
 
 
+def _server_round(msg: Any) -> int:
+    """The round number the ServerApp put in the train message's config record."""
+    config: Any = msg.content["config"]
+    return int(config.get("server-round", 0))
+
+
 def build_apps(args: argparse.Namespace, key_dir: Path, log: list[dict[str, Any]],
                ka: Any = None):
     """The ServerApp and ClientApp of the demo; `ka` is the key authority (zkflpq mode)."""
@@ -68,7 +74,7 @@ def build_apps(args: argparse.Namespace, key_dir: Path, log: list[dict[str, Any]
         def demo_mod(msg: Message, ctx: Context, call_next):
             pid = int(ctx.node_config["partition-id"])
             sk = load_signing_key(simulation_key_path(key_dir, pid))
-            rnd = int(msg.content["config"].get("server-round", 0))
+            rnd = _server_round(msg)
             evil = pid + 1 == args.malicious_client and rnd >= args.malicious_from
             if evil:
                 rng = np.random.default_rng(rnd)
@@ -84,8 +90,9 @@ def build_apps(args: argparse.Namespace, key_dir: Path, log: list[dict[str, Any]
     @client.train()
     def train(msg: Message, ctx: Context) -> Message:
         pid = int(ctx.node_config["partition-id"])
-        g = msg.content["arrays"]["flat"].numpy()
-        rnd = int(msg.content["config"].get("server-round", 0))
+        arrays: Any = msg.content["arrays"]
+        g = arrays["flat"].numpy()
+        rnd = _server_round(msg)
         upd = local_train(g, task["parts"][pid], epochs=args.epochs, lr=0.01,
                           seed=args.seed + 1000 * rnd + pid, hidden=hidden)
         if args.mode == "fedavg" and pid + 1 == args.malicious_client and \
