@@ -220,8 +220,11 @@ def factor_vs_workload(
                 fontsize=8, va="center", ha="left")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # factors between ~1× and ~100×: label the round values a reader compares with
+    ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(
+        [1, 1.2, 1.5, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000]))
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     _title(fig, ax, title, smoke)

@@ -519,7 +519,10 @@ def section_workload(w: dict[str, Any] | None, step: dict[str, Any] | None = Non
                            f"Rerun with `{cmd}`.\n\n")
         return head + _missing(cmd) + "\n"
     st = w["settings"]
-    threads = ", ".join(f"{m.upper()} {t['chosen']}" for m, t in st["training_threads"].items())
+    threads = ", ".join(
+        f"{m.upper()} {t['chosen']} (one epoch of {t['probe_samples']:,} samples: "
+        + ", ".join(f"{v:.3f} s with {k}" for k, v in t["epoch_s_by_threads"].items()) + ")"
+        for m, t in st["training_threads"].items())
     sweep = "; ".join(f"{m.upper()}: " + ", ".join(f"{n:,}×{e}" for n, e in pts)
                       for m, pts in st["sweep"].items())
     by_scope: dict[str, list[str]] = {}
@@ -573,17 +576,29 @@ SCOPE_LABELS = {"full": "every parameter encrypted and proven",
 
 
 def _spread_note(w: dict[str, Any]) -> str:
-    """How much the training time varied between the back-to-back runs of a point."""
-    worst = max(w["points"], key=lambda p: p.get("train_spread_between_runs") or 0.0)
-    spread = worst.get("train_spread_between_runs")
-    if spread is None:
+    """How much the training time varied between the back-to-back runs of a point, over
+    all points and where training is most of the round (≥ 1 s per round)."""
+    pts = [p for p in w["points"] if p.get("train_spread_between_runs") is not None]
+    if not pts:
         return ""
-    return (f"The local training itself took up to {100 * spread:.0f} % longer or shorter in "
-            "a protected run than in the standard run of the same point (largest at "
-            f"{worst['model'].upper()} {worst['samples_per_client']:,}×{worst['local_epochs']}; "
-            "other processes shared the machine), and where training dominates the round "
-            "that moves the wall-clock factor by as much as the crypto does. The CPU-time and "
-            "phase-sum rows of the crossing table are not affected by it.")
+
+    def where(p: dict[str, Any]) -> str:
+        return f"{p['model'].upper()} {p['samples_per_client']:,}×{p['local_epochs']}"
+
+    worst = max(pts, key=lambda p: p["train_spread_between_runs"])
+    text = ("The local training of a point took a different time in its three back-to-back "
+            f"runs (other processes shared the machine): by up to "
+            f"{100 * worst['train_spread_between_runs']:.0f} % over all points ({where(worst)})")
+    big = [p for p in pts if p["train_s_per_round"] >= 1.0]
+    if big:
+        rel = max(big, key=lambda p: p["train_spread_between_runs"])
+        ab = max(big, key=lambda p: p["train_spread_between_runs"] * p["train_s_per_round"])
+        text += (f"; where training takes a second or more per round, by up to "
+                 f"{100 * rel['train_spread_between_runs']:.0f} % ({where(rel)}) or "
+                 f"{ab['train_spread_between_runs'] * ab['train_s_per_round']:.2f} s per "
+                 f"round ({where(ab)}), and the wall-clock factor moves by about as much")
+    return (text + ". The phase-sum rows of the crossing table do not depend on it, the "
+            "CPU-time rows less than the wall-clock ones.")
 
 
 def _crossing_short(c: dict[str, Any]) -> str:

@@ -155,3 +155,17 @@ def test_run_all_runs_the_step_after_overhead():
     from experiments.run_all import STEPS
 
     assert STEPS.index("workload") == STEPS.index("overhead") + 1
+
+
+def test_committed_full_results_regenerate_their_table():
+    """paper_results/workload/: a full-mode run whose table follows from its JSON."""
+    from experiments.common import DEFAULT_OUT
+    from experiments.workload import table_markdown
+
+    p = DEFAULT_OUT / "workload" / "results.json"
+    if not p.exists():
+        pytest.skip(f"{p} not generated")
+    r = json.loads(p.read_text())
+    assert r["mode"] == "full" and r["smoke_test"] is False and r["bfv_params"] == "DEFAULT"
+    assert table_markdown(r) == (p.parent / "table.md").read_text()
+    assert SMOKE_LABEL not in table_markdown(r)
