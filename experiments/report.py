@@ -519,10 +519,11 @@ def section_workload(w: dict[str, Any] | None, step: dict[str, Any] | None = Non
                            f"Rerun with `{cmd}`.\n\n")
         return head + _missing(cmd) + "\n"
     st = w["settings"]
-    threads = ", ".join(
-        f"{m.upper()} {t['chosen']} (one epoch of {t['probe_samples']:,} samples: "
-        + ", ".join(f"{v:.3f} s with {k}" for k, v in t["epoch_s_by_threads"].items()) + ")"
-        for m, t in st["training_threads"].items())
+    threads = "; ".join(
+        f"{p['model'].upper()} {p['samples_per_client']:,}×{p['local_epochs']}: "
+        f"{p.get('training_threads')}" for p in w["points"])
+    if st.get("training_threads_rule"):
+        threads = f"{threads} ({st['training_threads_rule']})"
     sweep = "; ".join(f"{m.upper()}: " + ", ".join(f"{n:,}×{e}" for n, e in pts)
                       for m, pts in st["sweep"].items())
     by_scope: dict[str, list[str]] = {}
@@ -546,7 +547,7 @@ def section_workload(w: dict[str, Any] | None, step: dict[str, Any] | None = Non
         f"clients one after another, {st['rounds']} rounds each (mean over all rounds, none "
         f"dropped), no attack, every submission proven and verified, BFV `{w['bfv_params']}`, "
         f"evaluation on a fixed {st['test_samples']}-sample test set. Training threads "
-        f"(torch, measured faster per model): {threads}; proving and verification on "
+        f"(torch, chosen per point): {threads}; proving and verification on "
         f"{st['prove_verify_threads']} cores. The x of the curve is standard FL's local "
         "training per round, summed over the clients; factors are round time / standard "
         "round time of the same point: by wall clock, by CPU time of the process, and as "

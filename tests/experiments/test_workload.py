@@ -36,10 +36,13 @@ def test_quick_outputs(quick):
             "command", "elapsed_s"} <= set(r)
     assert r["smoke_test"] is True and r["mode"] == "quick" and r["bfv_params"] == "INSECURE_N256"
     assert r["command"] == "python -m experiments.workload --quick"
-    threads = r["settings"]["training_threads"]
-    assert set(threads) == {"mlp", "cnn"}
-    for t in threads.values():
-        assert t["chosen"] in (1, 2) and str(t["chosen"]) in t["epoch_s_by_threads"]
+    assert set(r["settings"]["training_threads"]) == {"mlp", "cnn"}
+    for p in r["points"]:
+        t = p["training_thread_probe"]
+        times = t["standard_round_s_by_threads"]
+        assert t["chosen"] in (1, 2) and times[str(t["chosen"])] == min(times.values())
+        assert p["training_threads"] == t["chosen"]
+        assert p["configs"]["standard"]["mean_round_time_s"] == times[str(t["chosen"])]
     assert {p["model"] for p in r["points"]} == {"mlp", "cnn"}
     for p in r["points"]:
         assert set(p["configs"]) == {"standard", "full", "paper"}
