@@ -719,8 +719,10 @@ def build(out: Path = DEFAULT_OUT) -> str:
         "Timings are wall-clock (`time.perf_counter`) on a shared 2-core machine where other "
         "engineers' test suites ran at the same time, so absolute times are inflated by a "
         "varying amount. The reproduction therefore also reports the overhead factor by "
-        "CPU time of the measuring process (`time.process_time`, all its threads; the "
-        "proof code is single-threaded), which other processes do not inflate.",
+        "CPU time of the measuring process (`time.process_time`, all its threads), which "
+        "other processes do not inflate; proving and verifying run on every core, so a "
+        "ZKFL-PQ round's CPU time exceeds its wall-clock time (and so does standard FL's, "
+        "whose torch and BLAS calls use more than one thread).",
         "",
         "### What is simulated",
         "",
