@@ -142,3 +142,60 @@ def test_budget_mode_proves_attackers_only():
     assert not p.defence(s2, _info(0, r=2)).accepted
     out = p.aggregate_fn(np.zeros(D, np.float32), [s0], [_info(0)])
     assert np.max(np.abs(out - honest)) < 1.0 / p.scale
+
+
+D_PAPER = 3 * 256 + 40  # head (256, proven), mid (256, encrypted), tail (296, plaintext)
+
+
+def _paper_info(k: int, r: int = 0, tau: float = TAU) -> SubmissionInfo:
+    return SubmissionInfo(k, r, 10, np.zeros(D_PAPER, np.float32), tau)
+
+
+@pytest.fixture(scope="module")
+def paper_pipe():
+    return ZkflPqPipeline(INSECURE_N256, TAU, scope="paper", seed=b"test-paper-scope",
+                          is_attacker=lambda k, r: k == 2)
+
+
+def test_paper_scope_protects_exactly_the_papers_prefix(paper_pipe):
+    rng = np.random.default_rng(1)
+    ups = [(rng.normal(size=D_PAPER) * 0.01).astype(np.float32) for _ in range(2)]
+    subs = [paper_pipe.client_update_fn(u, _paper_info(k)) for k, u in enumerate(ups)]
+    m = paper_pipe.messages[-1]
+    assert (m["encrypted_params"], m["proven_params"], m["plaintext_params_sent"]) == (
+        512, 256, D_PAPER - 512)
+    assert all(paper_pipe.defence(s, _paper_info(k)).accepted for k, s in enumerate(subs))
+    new = paper_pipe.aggregate_fn(np.zeros(D_PAPER, np.float32), subs,
+                                  [_paper_info(0), _paper_info(1)])
+    mean = np.mean(np.stack(ups).astype(np.float64), axis=0)
+    # encrypted coordinates to quantisation precision, the plaintext rest exactly (float32)
+    assert np.max(np.abs(new[:512] - mean[:512])) < 2.0 / paper_pipe.scale
+    assert np.max(np.abs(new[512:] - mean[512:])) < 1e-6
+
+
+def test_paper_scope_rejects_an_oversized_head_but_not_a_poisoned_tail(paper_pipe):
+    big_head = np.zeros(D_PAPER, np.float32)
+    big_head[:256] = 100.0
+    d = paper_pipe.defence(paper_pipe.client_update_fn(big_head, _paper_info(2, r=1)),
+                           _paper_info(2, r=1))
+    assert not d.accepted and d.reason.startswith("proof:")
+    # the paper's gap: only the first 256 coordinates are checked
+    big_tail = np.zeros(D_PAPER, np.float32)
+    big_tail[600:] = 1e4
+    d = paper_pipe.defence(paper_pipe.client_update_fn(big_tail, _paper_info(2, r=2)),
+                           _paper_info(2, r=2))
+    assert d.accepted
+
+
+def test_round_tau_sets_the_servers_bound():
+    """An attacker's update of norm 1 is provable at the round's τ = 2 and forged (then
+    rejected) at τ = 0.5: the statement's bound is the round's, not the initial τ = 5."""
+    pipe = ZkflPqPipeline(INSECURE_N256, TAU, is_attacker=lambda k, r: True,
+                          seed=b"test-round-tau")
+    u = _update(11, 1.0)
+    at_2 = SubmissionInfo(2, 5, 10, np.zeros(D, np.float32), 2.0)
+    assert pipe.defence(pipe.client_update_fn(u, at_2), at_2).accepted
+    at_half = SubmissionInfo(2, 6, 10, np.zeros(D, np.float32), 0.5)
+    sub = pipe.client_update_fn(u, at_half)
+    assert pipe.messages[-1]["forged"] is True
+    assert not pipe.defence(sub, at_half).accepted

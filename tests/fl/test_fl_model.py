@@ -93,3 +93,19 @@ def test_mlp_from_layout_rejects_non_chain():
         mlp_from_layout(
             [("0.weight", (4, 8)), ("0.bias", (4,)), ("2.weight", (3, 5)), ("2.bias", (3,))]
         )
+
+
+def test_cnn_shape_parameters_and_seeded_init():
+    import torch
+
+    from zkflpq.fl.model import make_cnn, make_model
+
+    net = make_cnn(seed=3)
+    assert param_count(net) == 46_340
+    assert net(torch.zeros(2, 784)).shape == (2, 4)
+    assert np.array_equal(flatten_params(net), flatten_params(make_model("cnn", 784, 4, seed=3)))
+    assert not np.array_equal(flatten_params(net), flatten_params(make_cnn(seed=4)))
+    with pytest.raises(ValueError, match="square"):
+        make_model("cnn", 785, 4)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        make_model("rnn", 784, 4)
