@@ -10,7 +10,9 @@ from zkflpq.fl.model import (
     layout_size,
     layout_to_json,
     load_flat_params,
+    make_cnn,
     make_mlp,
+    make_model,
     mlp_from_layout,
     model_layout,
     param_count,
@@ -96,10 +98,6 @@ def test_mlp_from_layout_rejects_non_chain():
 
 
 def test_cnn_shape_parameters_and_seeded_init():
-    import torch
-
-    from zkflpq.fl.model import make_cnn, make_model
-
     net = make_cnn(seed=3)
     assert param_count(net) == 46_340
     assert net(torch.zeros(2, 784)).shape == (2, 4)
