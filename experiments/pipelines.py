@@ -381,25 +381,20 @@ class ZkflPqPipeline(Pipeline):
             with self.timer("encrypt"):
                 ct = encrypt(self.bfv_pk, m_bad)
             _, proof = self._encrypt_and_prove(m_ok, ctx, tau)
-        parts = []
+        ct_mid = None
+        if self.scope == "paper" and n_enc > n_proven:
+            # the paper's unproven encrypted block
+            with self.timer("quantise"):
+                m_mid = self._saturating_encode(np.nan_to_num(x[n_proven:n_enc]))
+            with self.timer("encrypt"):
+                ct_mid = encrypt(self.bfv_pk, m_mid)
         with self.timer("serialise"):
             ct_b = encode_ciphertexts(ct)
             pf_b = b"" if proof is None else proof_bytes(proof, self.params)
+            extra_ct_b = b"" if ct_mid is None else encode_ciphertexts(ct_mid)
             parts = [ct_b, pf_b]
-        extra_ct_b = b""
-        if self.scope == "paper":
-            # the paper's unproven encrypted block and its plaintext remainder
-            if n_enc > n_proven:
-                with self.timer("quantise"):
-                    m_mid = self._saturating_encode(np.nan_to_num(x[n_proven:n_enc]))
-                with self.timer("encrypt"):
-                    ct_mid = encrypt(self.bfv_pk, m_mid)
-                with self.timer("serialise"):
-                    extra_ct_b = encode_ciphertexts(ct_mid)
-            with self.timer("serialise"):
-                tail_b = np.ascontiguousarray(x[n_enc:], dtype="<f4").tobytes()
-                parts += [extra_ct_b, tail_b]
-        with self.timer("serialise"):
+            if self.scope == "paper":  # + the plaintext remainder, as the paper sends it
+                parts += [extra_ct_b, np.ascontiguousarray(x[n_enc:], dtype="<f4").tobytes()]
             body = _pack(*parts)
         with self.timer("seal"):
             sealed, _ = seal(self._kem_pk, body, _seal_context(r, k))
