@@ -196,8 +196,8 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     # clipping would have rejected: the paper's notion of false positive)
     over = tot = clipped = 0
     for rec in rounds:
-        tau = rec.get("tau", res["config"]["tau"])
-        clipped += len(rec.get("honest_clipped", []))
+        tau = rec["tau"]
+        clipped += len(rec["honest_clipped"])
         for k, n in enumerate(rec["honest_norms"]):
             if k in rec["malicious"]:
                 continue
@@ -227,7 +227,7 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
         # costs them instead of a rejection)
         "honest_clipped": clipped,
         "honest_clipped_rate": clipped / tot if tot else None,
-        "tau_per_round": [rec.get("tau") for rec in rounds],
+        "tau_per_round": [rec["tau"] for rec in rounds],
         "honest_norm_range": [min(honest_norms), max(honest_norms)] if honest_norms else None,
         "malicious_norms": [rec["update_norms"][k] for rec in rounds for k in rec["malicious"]],
         "bytes_per_message_mean": bytes_mean,

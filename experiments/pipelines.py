@@ -291,9 +291,6 @@ class ZkflPqPipeline(Pipeline):
             enc = self._encoders[tau] = Encoder(self.params, self.scale, tau)
         return enc
 
-    def _round_tau(self, info: SubmissionInfo) -> float:
-        return float(info.tau) if math.isfinite(info.tau) else self.tau
-
     def _split(self, d: int) -> tuple[int, int]:
         """(proven, encrypted) parameter counts: the first ``proven`` coordinates are
         encrypted and proven, the next ``encrypted − proven`` only encrypted."""
@@ -348,7 +345,7 @@ class ZkflPqPipeline(Pipeline):
         from zkflpq.pq import seal
 
         k, r = info.client_id, info.round_index
-        tau = self._round_tau(info)
+        tau = float(info.tau)
         enc = self._encoder(tau)
         x = np.asarray(update)
         d = int(x.shape[0])
@@ -424,7 +421,7 @@ class ZkflPqPipeline(Pipeline):
         d = int(info.global_vec.shape[0])
         n_proven, n_enc = self._split(d)
         want_k = -(-n_proven // self.params.n)
-        tau = self._round_tau(info)
+        tau = float(info.tau)
 
         def reject(reason: str) -> Decision:
             self.verdicts.append({"round": r, "client": k, "accepted": False, "reason": reason})

@@ -16,7 +16,7 @@ TAU = 5.0
 
 
 def _info(k: int, r: int = 0) -> SubmissionInfo:
-    return SubmissionInfo(k, r, 10, np.zeros(D, np.float32))
+    return SubmissionInfo(k, r, 10, np.zeros(D, np.float32), TAU)
 
 
 def _update(seed: int, norm: float) -> np.ndarray:

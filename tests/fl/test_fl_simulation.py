@@ -187,5 +187,5 @@ def test_cnn_federation_trains(paper_split):
 
 def test_unknown_model_is_refused(paper_split):
     parts, test = paper_split
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(ValueError, match="unknown architecture"):
         run_federation(parts, test, _cfg(model="transformer"))
