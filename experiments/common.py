@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "CRYPTO_PHASES",
     "DEFAULT_OUT",
     "NOT_EVALUATED",
     "PAPER",
@@ -50,6 +51,11 @@ DEFAULT_OUT = REPO_ROOT / "paper_results"
 # every artefact they write carries this label, and no target is evaluated.
 SMOKE_LABEL = "SMOKE TEST — insecure parameters, small model, not a result"
 NOT_EVALUATED = "not evaluated (smoke test)"
+
+# the pipeline phases that exist only because of the protection (client and server side);
+# aggregation is not among them: standard FL aggregates too (plaintext FedAvg)
+CRYPTO_PHASES = ("quantise", "encrypt", "prove", "serialise", "seal", "open", "deserialise",
+                 "verify", "decrypt")
 
 
 def smoke_banner(smoke: bool) -> str:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    CRYPTO_PHASES,
     DEFAULT_OUT,
     SMOKE_LABEL,
     add_common_args,
@@ -90,10 +91,6 @@ KIND_NAMES = {"wall": "wall clock", "cpu": "CPU time", "phases": "phase sum"}
 N_CLIENTS = 5
 TRAIN_FRACTION = 0.8  # paper_data: the first 80 % of n_samples are the training part
 TEST_SAMPLES = 200  # the paper's test-set size (20 % of 1000), held fixed over the sweep
-# protection phases (client and server side) summed into "crypto seconds per round";
-# aggregation is reported apart (plaintext FedAvg in standard FL, homomorphic here)
-CRYPTO_PHASES = ("quantise", "encrypt", "prove", "serialise", "seal", "open", "deserialise",
-                 "verify", "decrypt")
 
 
 # -- crossings ---------------------------------------------------------------------------

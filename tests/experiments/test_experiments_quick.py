@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from experiments.reproduce_paper import REQUIRED_KEYS
+from experiments.reproduce_paper import CONFIGURATION_KEYS, REQUIRED_KEYS, SCOPE_RUNS
 
 
 def test_reproduction_keys_and_headline(reproduction, quick_out):
@@ -16,6 +16,15 @@ def test_reproduction_keys_and_headline(reproduction, quick_out):
         assert k in r, k
     assert r["encrypted_fraction"] == 1.0
     assert r["proven_fraction"] == 1.0
+    # the same keys per configuration; the top level is the full scope's
+    assert set(r["configurations"]) == set(SCOPE_RUNS)
+    for conf in r["configurations"].values():
+        assert set(CONFIGURATION_KEYS) <= set(conf), conf.keys()
+    assert r["configurations"]["full"]["overhead_factor"] == r["overhead_factor"]
+    ps = r["configurations"]["paper-scope"]
+    assert (ps["encrypted_params"], ps["proven_params"]) == (512, 256)
+    assert ps["encrypted_fraction"] == 512 / r["n_params"]
+    assert ps["malicious_rejected_rate"] == 1.0 and ps["honest_rejected_rate"] == 0.0
     assert r["malicious_rejected_rate"] == 1.0
     assert r["honest_rejected_rate"] == 0.0
     assert set(r["final_accuracy"]) >= {"standard", "mlkem", "zkflpq"}
