@@ -84,6 +84,7 @@ NEUTRAL_BACKDOOR = 0.5
 # the adaptive runs' fixed-point scale: τ falls far below 5, so B = floor(τ·scale) needs a
 # finer grid than the default 2^14 to keep the rounding error small against B
 ADAPTIVE_SCALE = 2.0**16
+ADAPTIVE_RULE = AdaptiveTau()  # the defaults; ceiling = τ with no history = 5, the paper's
 QUICK_ATTACKS = ("none", "gaussian", "gaussian_at_bound", "scaling", "backdoor")
 
 
@@ -107,7 +108,7 @@ def _specs(quick: bool, full_proofs: bool = False
                                attack_kwargs=kw, fed=dict(fed), bfv=bfv, keep_rounds=False,
                                proofs=proofs)
             elif dfn == "adaptive_bound":
-                f = {**fed, "tau_rule": AdaptiveTau(ceiling=5.0).to_dict()}
+                f = {**fed, "tau_rule": ADAPTIVE_RULE.to_dict()}
                 spec = RunSpec(label=f"{label}/{dfn}", config="zkflpq", attack=name,
                                attack_kwargs=kw, fed=f, bfv=bfv, keep_rounds=False,
                                proofs=proofs, scale=ADAPTIVE_SCALE)
@@ -215,7 +216,7 @@ def run(quick: bool, out: Path, *, workers: int = 2, full_proofs: bool = False,
             "adaptive_bound": "ZKFL-PQ with τ from the adaptive rule (past aggregates' norms "
                               "and client counts; floor/ceiling), proofs: " + st["proofs"],
         },
-        "adaptive_rule": AdaptiveTau(ceiling=5.0).to_dict(),
+        "adaptive_rule": ADAPTIVE_RULE.to_dict(),
         "adaptive_scale": ADAPTIVE_SCALE,
         "attacks": [{"label": a, "attack": n, "params": kw, "description": d}
                     for a, n, kw, d in _rows(quick)],
@@ -248,7 +249,9 @@ def outcome(cell: dict[str, Any], no_attack_accuracy: float) -> str:
         return "stopped"
     drop = 100 * (no_attack_accuracy - cell["final_accuracy"])
     bd = cell["final_backdoor_success"]
-    if drop <= NEUTRAL_ACCURACY_POINTS and (bd is None or bd < NEUTRAL_BACKDOOR):
+    # accuracies are multiples of 1/len(test set): 1.0 − 0.98 must count as 2 points, not
+    # as 2.0000000000000018
+    if drop <= NEUTRAL_ACCURACY_POINTS + 1e-9 and (bd is None or bd < NEUTRAL_BACKDOOR):
         return "neutralised"
     return "harmful"
 

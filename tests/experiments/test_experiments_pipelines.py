@@ -199,3 +199,18 @@ def test_round_tau_sets_the_servers_bound():
     sub = pipe.client_update_fn(u, at_half)
     assert pipe.messages[-1]["forged"] is True
     assert not pipe.defence(sub, at_half).accepted
+
+
+def test_attack_outcome_classification():
+    from experiments.attack_matrix import NEUTRAL_ACCURACY_POINTS, outcome
+
+    def cell(rejected, acc, backdoor=None, submitted=7):
+        return {"malicious_submissions": submitted, "malicious_rejected": rejected,
+                "final_accuracy": acc, "final_backdoor_success": backdoor}
+
+    assert outcome(cell(7, 0.2), 1.0) == "stopped"  # all rejected, whatever the accuracy
+    assert outcome(cell(6, 1.0 - NEUTRAL_ACCURACY_POINTS / 100), 1.0) == "neutralised"
+    assert outcome(cell(6, 1.0 - (NEUTRAL_ACCURACY_POINTS + 0.5) / 100), 1.0) == "harmful"
+    assert outcome(cell(0, 1.0, backdoor=0.49), 1.0) == "neutralised"
+    assert outcome(cell(0, 1.0, backdoor=0.5), 1.0) == "harmful"
+    assert outcome(cell(0, 1.0, submitted=0), 1.0) == "neutralised"  # nothing to reject
