@@ -214,3 +214,26 @@ def test_attack_outcome_classification():
     assert outcome(cell(0, 1.0, backdoor=0.49), 1.0) == "neutralised"
     assert outcome(cell(0, 1.0, backdoor=0.5), 1.0) == "harmful"
     assert outcome(cell(0, 1.0, submitted=0), 1.0) == "neutralised"  # nothing to reject
+
+
+@pytest.mark.parametrize("tail_fix", ["short", "nan"])
+def test_paper_scope_malformed_plaintext_tail_rejected(paper_pipe, tail_fix):
+    """The remainder the paper sends in the clear must have the model's length and be
+    finite; otherwise the submission is refused before any proof is looked at."""
+    from zkflpq.pq import open_sealed, seal
+
+    info = _paper_info(0, r=9)
+    sub = paper_pipe.client_update_fn(np.zeros(D_PAPER, np.float32), info)
+    body, _ = open_sealed(paper_pipe._kem_sk, sub, _seal_context(9, 0))
+    ct_b, pf_b, mid_b, tail_b = _unpack(body, 4)
+    tail = np.frombuffer(tail_b, dtype="<f4").copy()
+    if tail_fix == "short":
+        tail = tail[:-1]
+    else:
+        tail[3] = np.nan
+    bad, _ = seal(paper_pipe._kem_pk, _pack(ct_b, pf_b, mid_b, tail.tobytes()),
+                  _seal_context(9, 0))
+    d = paper_pipe.defence(bad, info)
+    assert not d.accepted and d.reason.startswith("decode:"), d
+    # the untouched submission is accepted
+    assert paper_pipe.defence(sub, info).accepted
