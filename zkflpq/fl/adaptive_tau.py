@@ -61,6 +61,11 @@ class AggregateObservation:
             raise ValueError("n_accepted must be an integer >= 1")
 
 
+def _finite_number(v: object) -> bool:
+    """An int or float (numpy's included), finite, and not a bool."""
+    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+
+
 @dataclass(frozen=True)
 class AdaptiveTau:
     """Parameters of rule :data:`RULE_ID` (see the module docstring).
@@ -79,8 +84,7 @@ class AdaptiveTau:
     def __post_init__(self) -> None:
         for name in ("multiplier", "floor", "ceiling"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
-                    or v <= 0:
+            if not _finite_number(v) or v <= 0:
                 raise ValueError(f"{name} must be a finite number > 0")
         if self.multiplier < 1:
             raise ValueError("multiplier must be >= 1")
@@ -90,8 +94,7 @@ class AdaptiveTau:
             raise ValueError("window must be an integer >= 1")
         if self.initial is not None:
             v = self.initial
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
-                    or not self.floor <= v <= self.ceiling:
+            if not _finite_number(v) or not self.floor <= v <= self.ceiling:
                 raise ValueError("initial must be a finite number in [floor, ceiling]")
 
     @property
