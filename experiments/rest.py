@@ -78,7 +78,7 @@ def demo(args: list[str], timeout: int) -> tuple[dict[str, Any] | None, str, flo
 def _common_args(quick: bool) -> list[str]:
     a = ["--kem", "mlkem768", "--scale", "16384", "--tau", "5"]
     if quick:
-        a += ["--params", "INSECURE-bfv3-n256-q81-t32-l4", "--hidden", "4", "--samples", "400"]
+        a += ["--params", "INSECURE-bfv3-n256-q81-t34-l4", "--hidden", "4", "--samples", "400"]
     return a
 
 

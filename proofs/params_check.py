@@ -60,7 +60,6 @@ K_REQUIRED_DIMS = (1 << 17, 1 << 20)
 GHL_WRAP_FACTOR = 41  # q ≥ 41·dim·b (GHL22 Cor. 3.3 as used in LNP22 Lemma 2.9)
 # Per-projection failure probability allowed to the JL step (two projections).
 JL_TARGET_BITS = 130
-K_LIBRARY_MAX = 1 << 16  # ProofBounds accepts 1 ≤ k ≤ 2^16
 
 
 # ---------------------------------------------------------------------------------------
@@ -448,20 +447,28 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
                  log2_e1_bound_over_delta=round(math.log2(e1_ratio), 2)),
             "binding of the BFV ciphertext as Ajtai commitment to (u, e1, e2, m): MSIS for "
             "[a | 1] at 8·η·‖(T_u, T_e2)‖ and extracted e1 difference < Δ/2", "security")
-    # Open item G1 (proofs/security.md §2.2): (x_m, x_e1) = k·(t, q mod t) is a short kernel
-    # vector of the (m, e1) part; the 3-transcript consistency step excludes it only when
-    # the extraction box for x_e1, Y = 16·w·z_inf,e1, stays below q mod t. Reported (not a
-    # pass/fail check): it is a gap in the written argument, not a parameter constraint.
-    g1 = []
+    # (m, e1) part of the ciphertext binding (§2.2): the kernel vectors k·(t, q mod t) lie
+    # outside the extraction box of three transcripts, at every dimension checked.
+    r_t = q % bfv.t
+    bind_rows = []
     for dim in dims:
         b_dim = bnd[dim][0]
-        if b_dim is None:
-            continue
-        y = 16 * zk.challenge_weight * b_dim.z_inf_bound["e1"]
-        g1.append({"d": dim, "log2_Y": round(math.log2(y), 2),
-                   "log2_q_mod_t": round(math.log2(q % bfv.t), 2),
-                   "binding_proven": y < q % bfv.t})
-    rep.info["open_G1"] = g1
+        x_box, y_box = b_dim.binding_box
+        bind_rows.append({"d": dim, "k": b_dim.k, "log2_X": round(math.log2(x_box), 2),
+                          "log2_Y": round(math.log2(y_box), 2),
+                          "log2_q_mod_t": round(math.log2(r_t), 3),
+                          "log2_delta": round(math.log2(bfv.delta), 2),
+                          "C1": (x_box // bfv.t + 1) * r_t + y_box < bfv.delta,
+                          "C2": y_box < r_t, "library": b_dim.ciphertext_binding})
+    k_bind = zk.max_chunks(B)
+    rep.info["max_chunks"] = k_bind
+    rep.add("ciphertext_binding_m_e1",
+            all(r["C1"] and r["C2"] and r["library"] for r in bind_rows) and k_bind >= 1,
+            bind_rows + [{"max_chunks": k_bind, "max_parameters": k_bind * n}],
+            "the only x with Δ·x_m + x_e1 ≡ 0 (mod q) in the box |x_m| ≤ X = 12·w·Z_m, "
+            "|x_e1| ≤ Y = 12·w·Z_e1 is 0: (C1) (⌊X/t⌋ + 1)·(q mod t) + Y < Δ and (C2) "
+            "Y < q mod t; ProofBounds refuses statements of more than max_chunks chunks",
+            "security")
     mlwe = core_svp(primal_usvp_beta(zk.mlwe_rank * d, q, math.sqrt(2 / 3), math.sqrt(2 / 3),
                                      (zk.kappa + zk.messages) * d))
     rank = zk.ell - zk.kappa - zk.messages
@@ -521,7 +528,7 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
             f"2·B_arp_m² < q, for B = {B}", "jl")
 
     def sound(Bc: int) -> bool:
-        for k in sorted(set(ks.values()) | {K_LIBRARY_MAX}):
+        for k in sorted(set(ks.values()) | {k_bind}):
             b = bounds_of(zk, k, Bc)[0]
             am, ae = b.arp_bound_message, b.arp_bound_noise
             if not (2 * am ** 2 < q and q >= 41 * (k * n + d) * am
@@ -530,7 +537,7 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
         return True
 
     def accepted(Bc: int) -> bool:
-        return all(bounds_of(zk, k, Bc)[1] is None for k in set(ks.values()) | {K_LIBRARY_MAX})
+        return all(bounds_of(zk, k, Bc)[1] is None for k in set(ks.values()) | {k_bind})
 
     def largest(pred) -> int:
         lo, hi = 0, (1 << 34) - 1
@@ -546,7 +553,7 @@ def analyse(bfv: BfvParams, zk: ZkParams | None = None, *, dims=DIMS, bound: int
             {"B_max": b_max, "log2_B_max": round(math.log2(max(b_max, 1)), 3),
              "B_max_library": b_max_lib},
             "every B that ProofBounds accepts satisfies the JL, no-wrap and B < t/2 "
-            "conditions (at the dims above and k = 2^16)", "jl")
+            "conditions (at the dims above and the largest k it accepts, max_chunks)", "jl")
     rep.add("default_bound_accepted", accepted(B) and sound(B),
             {"B": B, "library_accepts": accepted(B)},
             "B = floor(τ·scale) is sound and ProofBounds accepts it", "jl")
@@ -675,9 +682,23 @@ def broken_small_subring(degree: int = 32) -> dict:
             "failed": not cs.ok and not ke.ok, "reason": "|C'| < 2^128"}
 
 
+def broken_small_t() -> dict:
+    """t = 2^32 (the first v3 set): q mod t ≈ 2^31.75 is below the e1 extraction box at
+    d = 2^20, so the (m, e1) binding check fails and ProofBounds refuses the statement."""
+    bfv = BfvParams(name="BROKEN-t32", n=DEFAULT.n, primes=DEFAULT.primes, t=1 << 32)
+    rep = analyse(bfv, cset_samples=50, dims=(1 << 20,), k_required=1)
+    c = rep.check("ciphertext_binding_m_e1")
+    row = c.value[0]
+    return {"name": "t_too_small_for_binding", "log2_Y": row["log2_Y"],
+            "log2_q_mod_t": row["log2_q_mod_t"], "max_chunks": rep.info["max_chunks"],
+            "library_refuses": bool(rep.info["library_rejects_statement"]),
+            "failed": not c.ok and bool(rep.info["library_rejects_statement"]),
+            "reason": "Y ≥ q mod t: k·(t, q mod t) lies in the extraction box"}
+
+
 def self_test() -> list[dict]:
     return [broken_fully_splitting(), broken_too_few_aux(), broken_k_required(),
-            broken_small_subring(16), broken_small_subring(32)]
+            broken_small_subring(16), broken_small_subring(32), broken_small_t()]
 
 
 # ---------------------------------------------------------------------------------------
@@ -706,10 +727,6 @@ def print_report(rep: Report) -> None:
                 print("        " + ", ".join(f"{a}={_fmt(b)}" for a, b in v.items()))
             else:
                 print(f"        {v}")
-    for row in i.get("open_G1", []):
-        state = "proven" if row["binding_proven"] else "OPEN (G1, proofs/security.md §2.2)"
-        print(f"   (m, e1) binding in the extraction box at d={row['d']}: {state}; "
-              f"log2 16·w·z_inf,e1 = {row['log2_Y']} vs log2(q mod t) = {row['log2_q_mod_t']}")
     print("   JL: " + ", ".join(f"{a}={_fmt(b)}" for a, b in i["jl"].items()))
     for s in i["sizes"]:
         print("   size: " + ", ".join(f"{a}={_fmt(b)}" for a, b in s.items()))

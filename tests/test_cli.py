@@ -25,13 +25,13 @@ def test_no_command_prints_help(capsys):
 def test_params_shows_default_at_128_bits(capsys):
     assert main(["params"]) == 0
     out = capsys.readouterr().out
-    assert "zkflpq-bfv3-n4096-q81-t32-l8" in out and "INSECURE" in out
+    assert "zkflpq-bfv3-n4096-q81-t34-l8" in out and "INSECURE" in out
     assert main(["params", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    default = next(r for r in rows if r["name"] == "zkflpq-bfv3-n4096-q81-t32-l8")
+    default = next(r for r in rows if r["name"] == "zkflpq-bfv3-n4096-q81-t34-l8")
     assert default["security_bits"] >= 128 and default["he_standard_ok"] is True
     assert default["insecure"] is False and default["n"] == 4096
-    assert default["bound_B"] == 327680 and default["k_max"] == (2**31 - 1) // 327680
+    assert default["bound_B"] == 327680 and default["k_max"] == (2**33 - 1) // 327680
     assert default["decrypts_k_max"] and default["decryption_margin_bits"] > 0
     for row in rows:
         if row["insecure"]:

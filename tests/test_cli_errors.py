@@ -128,7 +128,7 @@ def test_key_authority_init_twice_and_unknown_params(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     ka = tmp_path / "ka"
     assert main(["key-authority", "init", "--data-dir", str(ka), "--params",
-                 "INSECURE-bfv3-n64-q81-t32-l3"]) == 0
+                 "INSECURE-bfv3-n64-q81-t34-l3"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["admin_token_file"] == str(ka / "admin.token")
     sk = (ka / "bfv.sk").read_bytes()

@@ -207,7 +207,7 @@ def test_self_test_cli():
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     data = json.loads(proc.stdout)
     assert proc.returncode == 0 and data["ok"]
-    assert len(data["broken"]) == 5 and all(r["failed"] for r in data["broken"])
+    assert len(data["broken"]) == 6 and all(r["failed"] for r in data["broken"])
 
 
 def test_larger_jl_factor_is_reported(pc, monkeypatch):
@@ -262,13 +262,24 @@ def test_slot_attack_applies_to_fully_splitting_primes():
     assert "1/p" in res["reason"]
 
 
-def test_open_item_g1_is_computed_and_reported(script_run):
+def test_ciphertext_binding_is_checked_at_every_dimension(script_run):
     """The (m, e1) binding of the ciphertext inside the extraction box (security.md §2.2,
-    open item G1) is computed from the library's bounds: proven at one chunk, open above."""
+    G1) is a pass/fail check computed from the library's bounds: C1 and C2 at 2^12, 2^17
+    and 2^20, with the box growing with d, and the largest accepted statement reported."""
     _, data = script_run
-    rows = {r["d"]: r for r in _report(data, DEFAULT.name)["info"]["open_G1"]}
+    check = _checks(_report(data, DEFAULT.name))["ciphertext_binding_m_e1"]
+    assert check["ok"]
+    rows = {r["d"]: r for r in check["value"] if "d" in r}
     assert set(rows) == {1 << 12, 1 << 17, 1 << 20}
-    assert rows[1 << 12]["binding_proven"] and rows[1 << 12]["log2_Y"] < rows[1 << 12][
-        "log2_q_mod_t"]
-    assert not rows[1 << 17]["binding_proven"] and not rows[1 << 20]["binding_proven"]
+    assert all(r["C1"] and r["C2"] and r["library"] and r["log2_Y"] < r["log2_q_mod_t"]
+               for r in rows.values())
     assert rows[1 << 12]["log2_Y"] < rows[1 << 17]["log2_Y"] < rows[1 << 20]["log2_Y"]
+    (limit,) = [r for r in check["value"] if "max_chunks" in r]
+    assert limit["max_parameters"] == limit["max_chunks"] * DEFAULT.n >= 1 << 21
+
+
+def test_t_too_small_for_binding_fails(pc):
+    """t = 2^32 (the first v3 set): q mod t ≈ 2^31.75 lies inside the e1 box at 2^20."""
+    res = pc.broken_small_t()
+    assert res["failed"] and res["library_refuses"]
+    assert res["log2_Y"] >= res["log2_q_mod_t"] and res["max_chunks"] < 256

@@ -83,8 +83,8 @@ def _bound_too_small(params: BfvParams, scale: float, tau: float, d: int) -> boo
 def _round_encoding(params: BfvParams, scale: float, tau: float, d: int, k_min: int, *,
                     rule: AdaptiveTau | None = None) -> tuple[Encoder, int]:
     """The round's encoder and bound B = floor(τ·scale), or a 422 invalid_params: B must
-    be ≥ 1, above the rounding error, below t/2 and the proof's no-wrap limit, and leave
-    K_max ≥ k_min. With ``rule`` (τ from the adaptive rule) a τ too small says which
+    be ≥ 1, above the rounding error, below t/2 and the proof's no-wrap limit, d within the
+    largest statement one proof can soundly cover (ZkParams.max_chunks), and K_max ≥ k_min. With ``rule`` (τ from the adaptive rule) a τ too small says which
     setting to raise."""
     if rule is not None and _bound_too_small(params, scale, tau, d):
         raise ApiError(422, "invalid_params",
@@ -96,7 +96,7 @@ def _round_encoding(params: BfvParams, scale: float, tau: float, d: int, k_min: 
         enc = Encoder(params, scale, tau)
         enc.clip_radius(d)
         assert enc.bound is not None
-        zk_params_for(params).bounds(enc.num_chunks(d), int(enc.bound))  # no-wrap limit
+        zk_params_for(params).bounds(enc.num_chunks(d), int(enc.bound))  # no-wrap, binding size
     except ValueError as exc:
         where = "" if rule is None else f"the adaptive rule's τ = {tau:.6g}: "
         raise ApiError(422, "invalid_params", where + str(exc)) from None

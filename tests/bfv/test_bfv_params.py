@@ -35,13 +35,13 @@ P_ABOVE = next(p for p in range(2**31 + 5, 2**31 + 10**4, 8) if is_prime(p))
 
 
 def test_default_passes_he_standard():
-    assert DEFAULT.n == 4096 and len(DEFAULT.primes) == 3 and DEFAULT.t == 2**32
+    assert DEFAULT.n == 4096 and len(DEFAULT.primes) == 3 and DEFAULT.t == 2**34
     assert DEFAULT.he_standard_ok()
     assert DEFAULT.log2_q <= HE_STANDARD_MAX_LOGQ_128[4096]
     assert DEFAULT.estimated_security_bits() >= 128
     assert DEFAULT.error_sigma >= 3.19
     assert not DEFAULT.insecure
-    assert DEFAULT.name == "zkflpq-bfv3-n4096-q81-t32-l8" and DEFAULT.components == 8
+    assert DEFAULT.name == "zkflpq-bfv3-n4096-q81-t34-l8" and DEFAULT.components == 8
     assert DEFAULT.primes == (134217613, 134217541, 134217509)
     assert 80.9 < DEFAULT.log2_q < 81 and DEFAULT.split_factors == 2
     assert (INSECURE_N256.components, INSECURE_N64.components) == (4, 3)
@@ -71,7 +71,7 @@ def test_insecure_presets_are_marked_and_fail_the_standard():
     (dict(components=65), "components"),
     (dict(components=-1), "components"),
     (dict(t=3 * 2**20), "power of two"),
-    (dict(t=2**33), "power of two"),
+    (dict(t=2**37), "for every prime p"),  # P64 are 27-bit primes: y_i·t would overflow int64
     (dict(t=1), "power of two"),
     (dict(n=48), "power of two"),
     (dict(n=8), "power of two"),
@@ -94,7 +94,7 @@ def test_bad_parameter_sets_rejected(kwargs, msg):
 def test_valid_edges_accepted():
     base = dict(name="test", n=64, primes=P64, t=2**32, insecure=True)
     for kwargs in (dict(), dict(components=1), dict(components=64), dict(n=16),
-                   dict(primes=(P64[1],), t=2**16), dict(t=2), dict(error_eta=1),
+                   dict(primes=(P64[1],), t=2**16), dict(t=2), dict(t=2**35), dict(error_eta=1),
                    dict(error_eta=32), dict(name="x" * 64)):
         params = BfvParams(**{**base, **kwargs})
         assert params.split_factors == 2

@@ -47,7 +47,7 @@ def test_example_app_run_simulation_rejects_the_poisoner(example_app, monkeypatc
     client_app, server_app = example_app
     # Ray workers import the app package by name: give them the example's path.
     monkeypatch.setenv("PYTHONPATH", f"{EXAMPLE}:{Path.cwd()}")
-    over = {"params": "INSECURE-bfv3-n64-q81-t32-l3", "num-server-rounds": 4, "tau": 2.0,
+    over = {"params": "INSECURE-bfv3-n64-q81-t34-l3", "num-server-rounds": 4, "tau": 2.0,
             "scale": 4096.0, "local-epochs": 1, "samples": 400}
     run_simulation(server_app=server_app.make_app(over), client_app=client_app.make_app(over),
                    num_supernodes=5, backend_config={"client_resources": {"num_cpus": 1}})

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-PARAMS = "INSECURE-bfv3-n64-q81-t32-l3"
+PARAMS = "INSECURE-bfv3-n64-q81-t34-l3"
 D = 150  # k = 3 chunks of N = 64
 TAU = 1.0
 SCALE = 1024.0

@@ -18,7 +18,7 @@ from svc_helpers import start_deployment
 
 from zkflpq.cli import main
 
-PARAMS = "INSECURE-bfv3-n256-q81-t32-l4"
+PARAMS = "INSECURE-bfv3-n256-q81-t34-l4"
 MLP = "784,2,4"  # 1,582 parameters: 7 chunks of N = 256
 
 

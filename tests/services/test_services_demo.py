@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(300)
 def test_demo_json_small() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "zkflpq.cli", "demo", "--json", "--params",
-         "INSECURE-bfv3-n64-q81-t32-l3", "--hidden", "8", "--samples", "200", "--rounds", "2",
+         "INSECURE-bfv3-n64-q81-t34-l3", "--hidden", "8", "--samples", "200", "--rounds", "2",
          "--malicious-from", "2", "--epochs", "1"],
         capture_output=True, text=True, timeout=280)
     assert out.returncode == 0, out.stderr[-3000:]

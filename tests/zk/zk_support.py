@@ -170,9 +170,9 @@ class TwinProver:
     def sigma_masks(self, sigma: dict, secret: dict) -> dict:
         return {b: discrete_gaussian(self.rng, sigma[b], secret[b].shape) for b in BLOCKS}
 
-    def masks_ok(self, sigma: dict, y: dict) -> bool:
-        """The prover's witness-free restart on a mask above INF_SIGMAS·σ_b."""
-        return not any(np.abs(y[b]).max() > protocol.INF_SIGMAS * sigma[b] for b in BLOCKS)
+    def masks_ok(self, bnds, y: dict) -> bool:
+        """The prover's witness-free restart on a mask above ⌊INF_SIGMAS·σ_b⌋."""
+        return not any(np.abs(y[b]).max() > bnds.mask_inf_bound[b] for b in BLOCKS)
 
     def challenge(self, T3, zk) -> Challenge:
         return protocol._challenge(T3, zk)
@@ -262,7 +262,7 @@ class TwinProver:
         for _ in range(self.max_attempts):
             self.sigma_attempts += 1
             y = self.sigma_masks(sigma, secret)
-            if not self.masks_ok(sigma, y):
+            if not self.masks_ok(bnds, y):
                 continue
             T3 = T2.copy()
             t_G1, w_c0, w_c1, w0, v = protocol._first_message(st, ctx, rel, y, r_hat, mv_hat,

@@ -32,7 +32,7 @@ KEYS = ("dim", "prove_s", "verify_s", "proof_bytes", "ciphertext_bytes", "bytes_
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=int, default=1 << 17, help="update length d")
     parser.add_argument("--repeat", type=int, default=5, help="proofs to time (median)")
-    parser.add_argument("--params", default="zkflpq-bfv3-n4096-q81-t32-l8",
+    parser.add_argument("--params", default="zkflpq-bfv3-n4096-q81-t34-l8",
                         help="BFV parameter-set name (default: the 128-bit default)")
     parser.add_argument("--tau", type=float, default=5.0)
     parser.add_argument("--scale", type=float, default=float(1 << 14))
@@ -66,7 +66,7 @@ def exact_norm_update(d: int, bound: int, n: int, seed: int = 0) -> np.ndarray:
     return flat.reshape(k, n)
 
 
-def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv3-n4096-q81-t32-l8",
+def measure(dim: int, repeat: int = 5, params_name: str = "zkflpq-bfv3-n4096-q81-t34-l8",
             tau: float = 5.0, scale: float = float(1 << 14), threads: int = 1
             ) -> dict[str, Any]:
     from ..bfv import encrypt_with_randomness, get_params, keygen, norm_bound

@@ -10,8 +10,14 @@ Preset choices (checked by proofs/params_check.py; proofs/protocol.md §1–2):
   (zkflpq.ring.exact).
 - L' = 8 key components: a group of up to 8 chunks shares one (u, e2) and one c1, so a
   ciphertext costs (1 + 1/L')·log2 q bits per coefficient instead of 2·log2 q.
-- t = 2^32: a power of two so that the aggregate of up to K_max clients with
-  ‖m_i‖_∞ ≤ B decodes without wrap-around while K_max·B < t/2.
+- t = 2^34: a power of two so that the aggregate of up to K_max clients with
+  ‖m_i‖_∞ ≤ B decodes without wrap-around while K_max·B < t/2. Its size is set by the
+  proof, not by the plaintexts: the ciphertext binds (m, e1) only up to the short kernel
+  vectors k·(t, q mod t), and extraction excludes them only while q mod t exceeds the
+  extraction box of e1 (proofs/security.md §2.2). For these primes q mod 2^34 ≈ 2^33.5,
+  so a proof may cover 603 chunks (2.47M parameters); with t = 2^32 (q mod t ≈ 2^31.75)
+  it could cover only 49. Δ = 2^47 still leaves K_max ≥ 1000 clients at τ = 5 for every
+  statement the proof accepts.
 - Errors: centred binomial with η = 21 (σ = √10.5 ≈ 3.24 ≥ 3.2, the width the
   HE standard's table assumes).
 """
@@ -66,8 +72,9 @@ class BfvParams:
                 raise ValueError(f"X^N + 1 does not split into two factors mod {p}")
         if not 1 <= self.components <= 64:
             raise ValueError("components must be 1..64")
-        if self.t < 2 or self.t & (self.t - 1) or self.t > 1 << 32:
-            raise ValueError("t must be a power of two in [2, 2^32]")
+        if self.t < 2 or self.t & (self.t - 1) or self.t * max(self.primes) >= 1 << 63:
+            # Decryption computes y_i·t with y_i < p_i in int64 (scheme._round_t_over_q).
+            raise ValueError("t must be a power of two ≥ 2 with t·p < 2^63 for every prime p")
         if self.t >= self.q:
             raise ValueError("t must be smaller than q")
         if not 1 <= self.error_eta <= 32:
@@ -138,26 +145,26 @@ class BfvParams:
 
 # Prime literals checked against their generator by the tests (splitting_primes).
 DEFAULT = BfvParams(
-    name="zkflpq-bfv3-n4096-q81-t32-l8",
+    name="zkflpq-bfv3-n4096-q81-t34-l8",
     n=4096,
     primes=(134217613, 134217541, 134217509),
-    t=1 << 32,
+    t=1 << 34,
 )
 
 # Small rings for fast tests only: far below 128-bit security.
 INSECURE_N256 = BfvParams(
-    name="INSECURE-bfv3-n256-q81-t32-l4",
+    name="INSECURE-bfv3-n256-q81-t34-l4",
     n=256,
     primes=(134217613, 134217541, 134217509),
-    t=1 << 32,
+    t=1 << 34,
     components=4,
     insecure=True,
 )
 INSECURE_N64 = BfvParams(
-    name="INSECURE-bfv3-n64-q81-t32-l3",
+    name="INSECURE-bfv3-n64-q81-t34-l3",
     n=64,
     primes=(134217613, 134217541, 134217509),
-    t=1 << 32,
+    t=1 << 34,
     components=3,
     insecure=True,
 )

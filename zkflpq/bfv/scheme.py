@@ -364,7 +364,7 @@ def _round_kernel(x, primes, q_star_inv, q_star_inv_shoup, inv_p, t, out, rems, 
     recomputation by the caller.
     """
     R, L, N = x.shape
-    mask = t - 1  # t is a power of two ≤ 2^32
+    mask = t - 1  # t is a power of two with t·p < 2^63 (BfvParams)
     half = t >> 1
     for r in range(R):
         for j in range(N):

@@ -188,7 +188,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clients", type=int, default=5)
     p.add_argument("--malicious-client", type=int, default=3)
     p.add_argument("--malicious-from", type=int, default=3)
-    p.add_argument("--params", dest="params_name", default="zkflpq-bfv3-n4096-q81-t32-l8")
+    p.add_argument("--params", dest="params_name", default="zkflpq-bfv3-n4096-q81-t34-l8")
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--features", type=int, default=784)
     p.add_argument("--hidden", default="128,64")

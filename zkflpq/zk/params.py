@@ -34,7 +34,11 @@ GHL_JL_FACTOR = math.sqrt(337)  # ‖Π·w‖ ≤ √337·‖w‖ except w.p. < 
 JL_SOUND_FACTOR = math.sqrt(13.087) / 2
 NORM_SLACK = 1.3  # ‖z_b‖ ≤ 1.3·σ_b·√n_b for the main blocks (Banaszczyk tail)
 JL_NORM_SLACK = 1.5  # for the 256-entry JL responses
-INF_SIGMAS = 8  # honest |z| ≤ 8σ per coefficient; fixes the encoding width
+# The prover restarts (witness-free) when a mask coefficient exceeds 6σ, about 0.5 % of
+# attempts at d = 2^20. The verifier's cap z_inf_bound ≈ 6σ bounds every product factor and
+# the extraction box of the ciphertext-binding argument (proofs/security.md §2.2, §5).
+INF_SIGMAS = 6
+MAX_CHUNKS = 1 << 16  # format limit on k; the binding box limits k further (max_chunks)
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,25 @@ class ZkParams:
     def bounds(self, k: int, bound: int) -> ProofBounds:
         return ProofBounds(self, k, bound)
 
+    def max_chunks(self, bound: int) -> int:
+        """Where acceptance of `bounds(k, bound)` ends (0 if k = 1 is refused): beyond it
+        the ciphertext-binding box (ProofBounds.ciphertext_binding) no longer excludes the
+        kernel vectors. A binary search: the constraints tighten as k grows, up to a
+        wobble of the group count ⌈k/L'⌉ that `params_check` shows not to matter here."""
+        def ok(k: int) -> bool:
+            try:
+                self.bounds(k, bound)
+            except ValueError:
+                return False
+            return True
+        if not ok(1):
+            return 0
+        lo, hi = 1, MAX_CHUNKS + 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        return lo
+
 
 @dataclass(frozen=True)
 class ProofBounds:
@@ -153,7 +176,7 @@ class ProofBounds:
     bound: int  # B
 
     def __post_init__(self) -> None:
-        if self.k < 1 or self.k > 1 << 16:
+        if self.k < 1 or self.k > MAX_CHUNKS:
             raise ValueError("chunk count out of range")
         if not 1 <= self.bound < 1 << 34:
             raise ValueError("norm bound B must be in [1, 2^34)")
@@ -162,6 +185,10 @@ class ProofBounds:
             raise ValueError("norm bound B too large for this parameter set (no-wrap)")
         if max(self.z_low_bits.values()) > RICE_MAX_LOW:
             raise ValueError("mask widths beyond the response encoding")  # α·B too large
+        if not self.ciphertext_binding:
+            raise ValueError("statement too large for this parameter set: the ciphertext "
+                             "would not bind (m, e1) in the extraction box (12·w·Z_e1 ≥ "
+                             "q mod t, proofs/security.md §2.2); use fewer parameters")
         if self.zk.aux_counts is not None:
             for engine, need in zip(self.engines, self.product_bounds, strict=True):
                 if engine.capacity <= need:
@@ -228,19 +255,24 @@ class ProofBounds:
         return {b: rice_low_bits(s) for b, s in self.sigma.items()}
 
     @cached_property
-    def z_max_high(self) -> dict[str, int]:
-        """Largest unary part: |z| ≤ INF_SIGMAS·σ per coefficient (honest prover restarts
-        above it; the decoder rejects longer runs)."""
-        return {b: (int(INF_SIGMAS * s) >> self.z_low_bits[b]) + 1 for b, s in self.sigma.items()}
+    def mask_inf_bound(self) -> dict[str, int]:
+        """⌊INF_SIGMAS·σ_b⌋: the prover restarts on a mask coefficient above it."""
+        return {b: int(INF_SIGMAS * s) for b, s in self.sigma.items()}
 
     @cached_property
     def z_inf_bound(self) -> dict[str, int]:
-        """Largest |z| coefficient a decodable (or `z_fits`) response block can hold."""
-        return {b: ((self.z_max_high[b] + 1) << self.z_low_bits[b]) - 1 for b in self.sigma}
+        """Z_b, the verifier's cap on every |z_b| coefficient: the mask cap plus
+        ‖c·s_b‖_∞ ≤ ‖c‖_1·‖s_b‖_∞ ≤ 2w·⌈β_b⌉, so an honest response always fits."""
+        shift = 2 * self.zk.challenge_weight
+        return {b: self.mask_inf_bound[b] + shift * math.ceil(self.beta[b]) for b in self.sigma}
+
+    @cached_property
+    def z_max_high(self) -> dict[str, int]:
+        """Largest unary part of the Rice code (the decoder rejects longer runs)."""
+        return {b: self.z_inf_bound[b] >> self.z_low_bits[b] for b in self.sigma}
 
     def z_fits(self, block: str, z: np.ndarray) -> bool:
-        return bool(z.size == 0 or (np.abs(z).max() >> self.z_low_bits[block])
-                    <= self.z_max_high[block])
+        return bool(z.size == 0 or np.abs(z).max() <= self.z_inf_bound[block])
 
     def z_expected_bits(self, block: str) -> float:
         """Expected Rice-coded bits per coefficient for a Gaussian of width σ_b."""
@@ -249,6 +281,22 @@ class ProofBounds:
         tail = sum(math.erfc(h * step / (sigma * math.sqrt(2)))
                    for h in range(1, self.z_max_high[block] + 1))
         return 2 + low + tail
+
+    # -- ciphertext binding (proofs/security.md §2.2) -------------------------------------
+    @cached_property
+    def binding_box(self) -> tuple[int, int]:
+        """(X, Y): per-coefficient bounds on (x_m, x_e1) of the kernel vector
+        x = (c2 − c1)·z3 − (c3 − c1)·z2 + (c3 − c2)·z1 of three accepting transcripts,
+        12·w·Z_b (three terms, ‖c − c'‖_1 ≤ 4w, |z_b| ≤ Z_b)."""
+        f = 12 * self.zk.challenge_weight
+        return f * self.z_inf_bound["m"], f * self.z_inf_bound["e1"]
+
+    @property
+    def ciphertext_binding(self) -> bool:
+        """Whether three accepting transcripts are explained by one witness (the (m, e1)
+        part of proofs/security.md §2.2): `kernel_free_box` for this statement's box."""
+        x, y = self.binding_box
+        return kernel_free_box(self.zk.bfv.q, self.zk.bfv.t, x, y)
 
     # -- exact products ------------------------------------------------------------------
     @cached_property
@@ -324,6 +372,16 @@ class ProofBounds:
         per_client = self.arp_bound_noise * (1 + bfv.error_norm_bound(bfv.n) + math.sqrt(bfv.n))
         k_noise = (q // 2 - 1) // math.ceil(t * per_client + (q % t) * self.bound)
         return int(min(bfv.max_clients(self.bound), k_noise))
+
+
+def kernel_free_box(q: int, t: int, x_max: int, y_max: int) -> bool:
+    """A sufficient condition for: the only integers |x| ≤ x_max, |y| ≤ y_max with
+    Δ·x + y ≡ 0 (mod q), Δ = ⌊q/t⌋, are x = y = 0 (proofs/security.md §2.2). From
+    Δ·x + y = n·q and q = Δ·t + r (r = q mod t): Δ·(x − n·t) = n·r − y with |n| ≤ ⌊x_max/t⌋ + 1,
+    so (C1) (⌊x_max/t⌋ + 1)·r + y_max < Δ forces x = n·t, y = n·r, and (C2) y_max < r
+    forces n = 0. C2 is also necessary once x_max ≥ t: (t, r) itself is a solution."""
+    r, delta = q % t, q // t
+    return y_max < r and (x_max // t + 1) * r + y_max < delta
 
 
 _CACHE: dict[str, ZkParams] = {}

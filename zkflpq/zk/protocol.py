@@ -37,7 +37,7 @@ from .challenge import Challenge, operator_norm, sample_challenge
 from .errors import NormBoundExceeded, ProofDecodeError, ProvingFailed
 from .foursquare import four_squares
 from .jl import JL_ROWS, jl_combine, jl_project
-from .params import INF_SIGMAS, ProofBounds, ZkParams, zk_params_for
+from .params import ProofBounds, ZkParams, zk_params_for
 from .proof import BLOCKS, NormProof, decode_proof_bytes
 from .transcript import Transcript
 
@@ -429,7 +429,7 @@ def _prove_checked(st: NormStatement, ctx: _Ctx, rng: Csprng, secret: dict[str, 
     secret = dict(secret, r=r)
     for _ in range(MAX_ATTEMPTS):
         y = {b: discrete_gaussian(rng, sigma[b], secret[b].shape) for b in BLOCKS}
-        if any(np.abs(y[b]).max() > INF_SIGMAS * sigma[b] for b in BLOCKS):
+        if any(np.abs(y[b]).max() > bnds.mask_inf_bound[b] for b in BLOCKS):
             continue  # keeps every product within its engine's capacity (witness-free)
         T3 = T2.copy()
         t_G1, w_c0, w_c1, w0, v = _first_message(st, ctx, rel, y, r_hat, mv_hat, a_res)
