@@ -84,8 +84,8 @@ def _round_encoding(params: BfvParams, scale: float, tau: float, d: int, k_min: 
                     rule: AdaptiveTau | None = None) -> tuple[Encoder, int]:
     """The round's encoder and bound B = floor(τ·scale), or a 422 invalid_params: B must
     be ≥ 1, above the rounding error, below t/2 and the proof's no-wrap limit, d within the
-    largest statement one proof can soundly cover (ZkParams.max_chunks), and K_max ≥ k_min. With ``rule`` (τ from the adaptive rule) a τ too small says which
-    setting to raise."""
+    largest statement one proof can soundly cover (ZkParams.max_chunks), and K_max ≥ k_min.
+    With ``rule`` (τ from the adaptive rule) a τ too small says which setting to raise."""
     if rule is not None and _bound_too_small(params, scale, tau, d):
         raise ApiError(422, "invalid_params",
                        f"the adaptive rule gives τ = {tau:.6g}, so B = floor(τ·scale) = "

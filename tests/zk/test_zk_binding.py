@@ -79,18 +79,27 @@ def test_t_2_32_would_leave_the_kernel_vector_in_the_box():
 
 
 @pytest.mark.parametrize("params", [DEFAULT, INSECURE_N256, INSECURE_N64])
-def test_response_cap_is_mask_cap_plus_the_largest_shift(params):
-    """Z_b = ⌊6σ_b⌋ + 2w·⌈β_b⌉, so a mask the prover keeps never yields a response above
-    the cap (‖c·s_b‖_∞ ≤ ‖c‖_1·‖s_b‖_2), and the Rice code can carry every value ≤ Z_b."""
+def test_response_cap_and_mask_cap(params):
+    """Z_b = ⌊6σ_b⌋ is enforced exactly (the Rice code carries every value ≤ Z_b); masks are
+    capped far higher, at ⌊15σ_b⌋, and the product engines cover the larger of the two."""
     zk = zk_params_for(params)
     b = zk.bounds(4, 1000)
     for blk, sigma in b.sigma.items():
-        assert b.mask_inf_bound[blk] == int(6 * sigma)
-        assert b.z_inf_bound[blk] == b.mask_inf_bound[blk] + 2 * zk.challenge_weight * \
-            int(np.ceil(b.beta[blk]))
+        assert b.z_inf_bound[blk] == int(6 * sigma)
+        assert b.mask_inf_bound[blk] == int(15 * sigma)
+        assert b.factor_bound[blk] == b.mask_inf_bound[blk]
         assert b.z_max_high[blk] == b.z_inf_bound[blk] >> b.z_low_bits[blk]
         cap = np.array([b.z_inf_bound[blk], -b.z_inf_bound[blk]], dtype=np.int64)
         assert b.z_fits(blk, cap) and not b.z_fits(blk, cap + np.array([1, 0]))
+        assert not b.z_fits(blk, cap - np.array([0, 1]))
+        assert not b.z_fits(blk, np.array([np.iinfo(np.int64).min]))  # |INT64_MIN| wraps
+
+
+def test_honest_proofs_respect_the_response_cap(n64, n256):
+    for case in (n64, n256):
+        p = case.proof
+        bnds = zk_params_for(case.statement.params).bounds(p.k, p.bound)
+        assert all(bnds.z_fits(blk, p.z[blk]) for blk in p.z)
 
 
 def test_a_kernel_shift_of_one_response_is_refused_by_the_cap(n64):

@@ -15,7 +15,7 @@ Preset choices (checked by proofs/params_check.py; proofs/protocol.md §1–2):
   proof, not by the plaintexts: the ciphertext binds (m, e1) only up to the short kernel
   vectors k·(t, q mod t), and extraction excludes them only while q mod t exceeds the
   extraction box of e1 (proofs/security.md §2.2). For these primes q mod 2^34 ≈ 2^33.5,
-  so a proof may cover 603 chunks (2.47M parameters); with t = 2^32 (q mod t ≈ 2^31.75)
+  so a proof may cover 608 chunks (2.49M parameters); with t = 2^32 (q mod t ≈ 2^31.75)
   it could cover only 49. Δ = 2^47 still leaves K_max ≥ 1000 clients at τ = 5 for every
   statement the proof accepts.
 - Errors: centred binomial with η = 21 (σ = √10.5 ≈ 3.24 ≥ 3.2, the width the

@@ -34,10 +34,14 @@ GHL_JL_FACTOR = math.sqrt(337)  # ‖Π·w‖ ≤ √337·‖w‖ except w.p. < 
 JL_SOUND_FACTOR = math.sqrt(13.087) / 2
 NORM_SLACK = 1.3  # ‖z_b‖ ≤ 1.3·σ_b·√n_b for the main blocks (Banaszczyk tail)
 JL_NORM_SLACK = 1.5  # for the 256-entry JL responses
-# The prover restarts (witness-free) when a mask coefficient exceeds 6σ, about 0.5 % of
-# attempts at d = 2^20. The verifier's cap z_inf_bound ≈ 6σ bounds every product factor and
-# the extraction box of the ciphertext-binding argument (proofs/security.md §2.2, §5).
+# Response cap: the prover restarts when an accepted response has a coefficient above
+# ⌊6σ_b⌋ (a condition on z alone, which the simulator applies too; about 0.5 % of attempts
+# at d = 2^20) and the verifier refuses it. It bounds the verifier's product factors and
+# the extraction box of the ciphertext-binding argument (proofs/security.md §2.2, §5, §6.4).
 INF_SIGMAS = 6
+# Mask cap: masks above 15σ are resampled (probability < 2^-160 per coefficient, so the
+# masks stay statistically Gaussian); it bounds the prover's own product factors.
+MASK_INF_SIGMAS = 15
 MAX_CHUNKS = 1 << 16  # format limit on k; the binding box limits k further (max_chunks)
 
 
@@ -187,8 +191,9 @@ class ProofBounds:
             raise ValueError("mask widths beyond the response encoding")  # α·B too large
         if not self.ciphertext_binding:
             raise ValueError("statement too large for this parameter set: the ciphertext "
-                             "would not bind (m, e1) in the extraction box (12·w·Z_e1 ≥ "
-                             "q mod t, proofs/security.md §2.2); use fewer parameters")
+                             "would not bind (m, e1) in the extraction box (kernel_free_box "
+                             "fails for X = 12·w·Z_m, Y = 12·w·Z_e1; proofs/security.md "
+                             "§2.2); use fewer parameters")
         if self.zk.aux_counts is not None:
             for engine, need in zip(self.engines, self.product_bounds, strict=True):
                 if engine.capacity <= need:
@@ -256,15 +261,20 @@ class ProofBounds:
 
     @cached_property
     def mask_inf_bound(self) -> dict[str, int]:
-        """⌊INF_SIGMAS·σ_b⌋: the prover restarts on a mask coefficient above it."""
-        return {b: int(INF_SIGMAS * s) for b, s in self.sigma.items()}
+        """⌊MASK_INF_SIGMAS·σ_b⌋: the prover resamples a mask with a coefficient above it."""
+        return {b: int(MASK_INF_SIGMAS * s) for b, s in self.sigma.items()}
 
     @cached_property
     def z_inf_bound(self) -> dict[str, int]:
-        """Z_b, the verifier's cap on every |z_b| coefficient: the mask cap plus
-        ‖c·s_b‖_∞ ≤ ‖c‖_1·‖s_b‖_∞ ≤ 2w·⌈β_b⌉, so an honest response always fits."""
-        shift = 2 * self.zk.challenge_weight
-        return {b: self.mask_inf_bound[b] + shift * math.ceil(self.beta[b]) for b in self.sigma}
+        """Z_b = ⌊INF_SIGMAS·σ_b⌋, the cap on every |z_b| coefficient: the prover restarts
+        above it after the rejection step, the verifier refuses above it."""
+        return {b: int(INF_SIGMAS * s) for b, s in self.sigma.items()}
+
+    @cached_property
+    def factor_bound(self) -> dict[str, int]:
+        """Largest |coefficient| of a short product factor, prover (masks) or verifier
+        (responses)."""
+        return {b: max(self.mask_inf_bound[b], self.z_inf_bound[b]) for b in self.sigma}
 
     @cached_property
     def z_max_high(self) -> dict[str, int]:
@@ -272,7 +282,9 @@ class ProofBounds:
         return {b: self.z_inf_bound[b] >> self.z_low_bits[b] for b in self.sigma}
 
     def z_fits(self, block: str, z: np.ndarray) -> bool:
-        return bool(z.size == 0 or np.abs(z).max() <= self.z_inf_bound[block])
+        # min/max rather than abs: |INT64_MIN| wraps to a negative int64.
+        cap = self.z_inf_bound[block]
+        return bool(z.size == 0 or (-cap <= z.min() and z.max() <= cap))
 
     def z_expected_bits(self, block: str) -> float:
         """Expected Rice-coded bits per coefficient for a Gaussian of width σ_b."""
@@ -303,10 +315,10 @@ class ProofBounds:
     def product_bounds(self) -> tuple[int, int, int]:
         """Largest |coefficient| of the integer products of prover and verifier, for the
         three engines (R_N; R_d; R_d with two uniform factors). Every short factor is
-        bounded by z_inf_bound (responses are checked before any product; the prover
-        resamples masks above INF_SIGMAS·σ), uniform factors are centred lifts
-        |x| ≤ q/2·(1 + 2^-39) (proofs/security.md, "exact products")."""
-        zk, zi = self.zk, self.z_inf_bound
+        bounded by factor_bound (responses are checked against z_inf_bound before any
+        product; the prover resamples masks above mask_inf_bound), uniform factors are
+        centred lifts |x| ≤ q/2·(1 + 2^-39) (proofs/security.md, "exact products")."""
+        zk, zi = self.zk, self.factor_bound
         half_q = zk.bfv.q // 2 + (zk.bfv.q >> 39) + 1
         n, d = zk.n, zk.d
         # R_N: b_j·z_u and a·z_u (one product per output polynomial).
