@@ -171,7 +171,7 @@ class TwinProver:
         return {b: discrete_gaussian(self.rng, sigma[b], secret[b].shape) for b in BLOCKS}
 
     def masks_ok(self, bnds, y: dict) -> bool:
-        """The prover's witness-free restart on a mask above ⌊INF_SIGMAS·σ_b⌋."""
+        """The prover's witness-free resampling of a mask above ⌊MASK_INF_SIGMAS·σ_b⌋."""
         return not any(np.abs(y[b]).max() > bnds.mask_inf_bound[b] for b in BLOCKS)
 
     def challenge(self, T3, zk) -> Challenge:

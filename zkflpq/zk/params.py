@@ -39,8 +39,9 @@ JL_NORM_SLACK = 1.5  # for the 256-entry JL responses
 # at d = 2^20) and the verifier refuses it. It bounds the verifier's product factors and
 # the extraction box of the ciphertext-binding argument (proofs/security.md §2.2, §5, §6.4).
 INF_SIGMAS = 6
-# Mask cap: masks above 15σ are resampled (probability < 2^-160 per coefficient, so the
-# masks stay statistically Gaussian); it bounds the prover's own product factors.
+# Mask cap: masks above 15σ are resampled. The rounded sampler never exceeds 13.32σ + ½
+# (an ideal Gaussian would, w.p. 2^-166.5 per coefficient); the cap makes the bound on the
+# prover's own product factors explicit.
 MASK_INF_SIGMAS = 15
 MAX_CHUNKS = 1 << 16  # format limit on k; the binding box limits k further (max_chunks)
 
